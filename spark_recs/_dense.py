@@ -1,0 +1,72 @@
+"""Dense 0..n-1 indices for the distinct rows of a DataFrame, in a given total order.
+
+This is ``zipWithIndex`` in the DataFrame API, without a window over the whole data and without
+collecting any value to the driver:
+
+1. sort globally (a range-partitioned, distributed sort) and tag each row with
+   ``monotonically_increasing_id()``, which is ``partition << 33 | position in partition``;
+2. freeze that layout with an eager ``localCheckpoint`` (one Spark job), so that later reads see
+   exactly the same partitions and positions;
+3. count the rows of each partition (one small job; one row per partition reaches the driver);
+4. index = rows in earlier partitions + position within the partition.
+
+The result depends only on the order, never on the input's partitioning, as long as the order
+is total (callers end it with the value itself).
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+INDEX = "index"
+_MID = "__spark_recs_mid"
+_PART = "__spark_recs_part"
+_POSITION_BITS = 33
+
+
+@dataclass(frozen=True)
+class DenseIndex:
+    """A DataFrame with an ``index`` column 0..size-1 and totals computed on the way."""
+
+    frame: DataFrame
+    size: int
+    totals: Dict[str, int] = field(default_factory=dict)
+
+
+def dense_index(
+    df: DataFrame, order: Sequence[Column], sums: Dict[str, Column] | None = None
+) -> DenseIndex:
+    """Add an IntegerType ``index`` column numbering the rows of ``df`` in ``order``.
+
+    ``sums`` maps names to column expressions whose totals over all rows are wanted; they are
+    computed in the same small job that counts the rows of each partition.
+    """
+    sums = dict(sums or {})
+    tagged = (
+        df.orderBy(*order)
+        .withColumn(_MID, F.monotonically_increasing_id())
+        .localCheckpoint(eager=True)
+    )
+    per_part = (
+        tagged.groupBy(F.shiftright(F.col(_MID), _POSITION_BITS).alias(_PART))
+        .agg(
+            F.count(F.lit(1)).alias("__n"),
+            *[F.sum(expr).alias(name) for name, expr in sums.items()],
+        )
+        .collect()
+    )
+    counts = {int(r[_PART]): int(r["__n"]) for r in per_part}
+    size = sum(counts.values())
+    totals = {name: int(sum(r[name] or 0 for r in per_part)) for name in sums}
+    offsets: List[int] = []
+    running = 0
+    for part in range(max(counts, default=0) + 1):
+        offsets.append(running)
+        running += counts.get(part, 0)
+    position = F.col(_MID).bitwiseAND(F.lit((1 << _POSITION_BITS) - 1))
+    part = F.shiftright(F.col(_MID), _POSITION_BITS).cast("int")
+    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]).cast("array<bigint>"), part + 1)
+    frame = tagged.withColumn(INDEX, (offset + position).cast("int")).drop(_MID)
+    return DenseIndex(frame=frame, size=size, totals=totals)

@@ -1,0 +1,102 @@
+"""Input checks shared by every stage.
+
+Every message starts with the stage's class name, then names the param and the column and
+says what was found, e.g. ``IdIndexer: inputCol 'user' not in [a, b, c]``. Checks here read
+only the schema: they run no Spark job.
+"""
+
+from typing import Any, Callable, Iterable, Optional
+
+from pyspark.ml.param import Params
+from pyspark.sql import DataFrame
+from pyspark.sql.types import (
+    ArrayType,
+    AtomicType,
+    BooleanType,
+    DataType,
+    IntegralType,
+    MapType,
+    NumericType,
+    StructType,
+)
+
+
+def stage_name(stage: Any) -> str:
+    """The name errors give for a stage: its class name."""
+    return type(stage).__name__
+
+
+def _columns_text(df: DataFrame) -> str:
+    return "[" + ", ".join(df.columns) + "]"
+
+
+def require_column(stage: Any, param: str, col: str, df: DataFrame) -> DataType:
+    """Raise ``ValueError`` unless ``col`` is a top-level column of ``df``; return its type."""
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    if col not in fields:
+        raise ValueError(
+            f"{stage_name(stage)}: {param} '{col}' not in {_columns_text(df)}"
+        )
+    return fields[col]
+
+
+def require_new_column(stage: Any, param: str, col: str, df: DataFrame) -> None:
+    """Raise ``ValueError`` if ``col`` already is a column of ``df`` (outputs never overwrite)."""
+    if col in df.columns:
+        raise ValueError(
+            f"{stage_name(stage)}: {param} '{col}' already exists in {_columns_text(df)}"
+        )
+
+
+def is_numeric(dt: DataType) -> bool:
+    """Numeric types a rating or prediction may have (boolean is not one)."""
+    return isinstance(dt, NumericType) and not isinstance(dt, BooleanType)
+
+
+def is_integral(dt: DataType) -> bool:
+    return isinstance(dt, IntegralType)
+
+
+def is_atomic_id(dt: DataType) -> bool:
+    """Types an id column may have: any atomic type (string, integral, decimal, date, ...)."""
+    return isinstance(dt, AtomicType) and not isinstance(dt, (ArrayType, MapType, StructType))
+
+
+def require_type(
+    stage: Any,
+    param: str,
+    col: str,
+    df: DataFrame,
+    accept: Callable[[DataType], bool],
+    expected: str,
+) -> DataType:
+    """Check that ``col`` exists and that ``accept(its type)``; raise ``TypeError`` otherwise."""
+    dt = require_column(stage, param, col, df)
+    if not accept(dt):
+        raise TypeError(
+            f"{stage_name(stage)}: {param} '{col}' must be {expected}, found {dt.simpleString()}"
+        )
+    return dt
+
+
+def require_choice(stage: Any, param: str, value: Any, choices: Iterable[Any]) -> None:
+    """Raise ``ValueError`` unless a param's value is one of ``choices``."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(
+            f"{stage_name(stage)}: {param} must be one of {choices}, found {value!r}"
+        )
+
+
+def require_distinct(stage: Any, what: str, names: Iterable[str]) -> None:
+    """Raise ``ValueError`` if a list of column names repeats a name."""
+    names = list(names)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{stage_name(stage)}: {what} repeat {repeated}")
+
+
+def get_param(stage: Params, name: str) -> Optional[Any]:
+    """A param's value or default, ``None`` when it has neither."""
+    param = stage.getParam(name)
+    return stage.getOrDefault(param) if stage.isDefined(param) else None

@@ -1,0 +1,679 @@
+"""IdIndexer: dense integer ids that ALS accepts, learned from data, and back again."""
+
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from pyspark import keyword_only
+from pyspark.ml.base import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import (
+    HasHandleInvalid,
+    HasInputCol,
+    HasInputCols,
+    HasOutputCol,
+    HasOutputCols,
+)
+from pyspark.ml.util import (
+    DefaultParamsReadable,
+    DefaultParamsReader,
+    DefaultParamsWritable,
+    DefaultParamsWriter,
+    MLReadable,
+    MLReader,
+    MLWritable,
+    MLWriter,
+)
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    DataType,
+    IntegralType,
+    StringType,
+    StructType,
+)
+
+from spark_recs import _validation as V
+from spark_recs._dense import INDEX, dense_index
+
+__all__ = ["IdIndexer", "IdIndexerModel"]
+
+VALUE = "value"
+COUNT = "count"
+_INT_MAX = 2**31 - 1
+_ORDER_TYPES = ["frequencyDesc", "frequencyAsc", "valueAsc", "valueDesc"]
+_HANDLE_INVALID = ["error", "skip", "keep"]
+_ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
+
+
+def col(name: str) -> Column:
+    """A top-level column by its exact name (dots, spaces and backticks taken literally)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _order(order_type: str) -> List[Column]:
+    """The total order of a vocabulary: ties in frequency are broken by value ascending."""
+    value, count = F.col(VALUE), F.col(COUNT)
+    return {
+        "frequencyDesc": [count.desc(), value.asc()],
+        "frequencyAsc": [count.asc(), value.asc()],
+        "valueAsc": [value.asc()],
+        "valueDesc": [value.desc()],
+    }[order_type]
+
+
+class _IdIndexerParams(HasHandleInvalid, HasInputCol, HasOutputCol, HasInputCols, HasOutputCols):
+    """Params for :py:class:`IdIndexer` and :py:class:`IdIndexerModel`."""
+
+    handleInvalid: "Param[str]" = Param(
+        Params._dummy(),
+        "handleInvalid",
+        "how to handle ids that were not seen at fit time, and null ids, at transform time. "
+        "Options are 'error' (raise, naming the column, the count and a few examples), "
+        "'skip' (drop those rows) or 'keep' (give them a null index, which ALS's "
+        "coldStartStrategy then handles).",
+        typeConverter=TypeConverters.toString,
+    )
+
+    orderType: "Param[str]" = Param(
+        Params._dummy(),
+        "orderType",
+        "how to order the ids of a column; the first gets index 0. Options are "
+        "'frequencyDesc' (most frequent first), 'frequencyAsc', 'valueAsc', 'valueDesc'. "
+        "Ties in frequency are broken by value ascending.",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(handleInvalid="error", orderType="frequencyDesc")
+
+    def getOrderType(self) -> str:
+        """Gets the value of :py:attr:`orderType` or its default value 'frequencyDesc'."""
+        return self.getOrDefault(self.orderType)
+
+    def _columnPairs(self) -> Tuple[List[str], List[str]]:
+        """The (input, output) column names, checked: one of inputCol/inputCols, same lengths."""
+        stage = V.stage_name(self)
+        single, multi = self.isSet(self.inputCol), self.isSet(self.inputCols)
+        if single and multi:
+            raise ValueError(f"{stage}: set inputCol or inputCols, not both")
+        if multi:
+            ins = self.getInputCols()
+            if not self.isSet(self.outputCols):
+                raise ValueError(f"{stage}: inputCols is set, so outputCols must be set too")
+            outs = self.getOutputCols()
+            if len(ins) != len(outs) or not ins:
+                raise ValueError(
+                    f"{stage}: inputCols and outputCols must have the same, non-zero length, "
+                    f"found {len(ins)} and {len(outs)}"
+                )
+        elif single:
+            if self.isSet(self.outputCols):
+                raise ValueError(f"{stage}: inputCol is set, so use outputCol, not outputCols")
+            ins, outs = [self.getInputCol()], [self.getOutputCol()]
+        else:
+            raise ValueError(f"{stage}: set inputCol (with outputCol) or inputCols (with outputCols)")
+        V.require_distinct(self, "inputCols", ins)
+        V.require_distinct(self, "outputCols", outs)
+        both = sorted(set(ins) & set(outs))
+        if both:
+            raise ValueError(f"{stage}: outputCols {both} are also inputCols")
+        return ins, outs
+
+    def _inputParam(self) -> str:
+        return "inputCols" if self.isSet(self.inputCols) else "inputCol"
+
+    def _outputParam(self) -> str:
+        return "outputCols" if self.isSet(self.outputCols) else "outputCol"
+
+    def _checkChoices(self) -> None:
+        V.require_choice(self, "handleInvalid", self.getHandleInvalid(), _HANDLE_INVALID)
+        V.require_choice(self, "orderType", self.getOrderType(), _ORDER_TYPES)
+
+
+class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, DefaultParamsReadable, DefaultParamsWritable):
+    """Learns dense integer ids 0..n-1 for one or more id columns, as ALS needs them.
+
+    ALS wants user and item ids that are integers in Int range; real data has string hashes,
+    longs or sparse integers. Like :py:class:`pyspark.ml.feature.StringIndexer`, this Estimator
+    learns a vocabulary per column; the fitted :py:class:`IdIndexerModel` maps ids to indices
+    and decodes indices (also those inside ``recommendForAllUsers`` output) back to ids.
+
+    Parameters
+    ----------
+    inputCol, outputCol : str, optional
+        One id column and the name of its index column.
+    inputCols, outputCols : list of str, optional
+        Several id columns, each with a vocabulary of its own, and their index columns.
+    handleInvalid : str, default 'error'
+        Ids unseen at fit time and null ids at transform time: 'error', 'skip' or 'keep'
+        (null index).
+    orderType : str, default 'frequencyDesc'
+        'frequencyDesc', 'frequencyAsc', 'valueAsc' or 'valueDesc'.
+
+    Notes
+    -----
+    - Input columns may have any atomic type (string, integral, decimal, date, ...); index
+      columns are ``IntegerType``, dense from 0 to n - 1.
+    - Order: with 'frequencyDesc' the most frequent id gets 0; ids of equal frequency are ordered
+      by value ascending (Spark's ordering: strings by their UTF-8 bytes). The order is total, so
+      the same data gives the same indices whatever its partitioning.
+    - Fitting runs, per column, one aggregation and distributed sort job, then one small job
+      that counts rows per partition. The vocabulary stays a DataFrame (``value``, ``index``,
+      ``count``), locally checkpointed on the executors; nothing per id reaches the driver.
+      Null ids in the fit input raise ``ValueError``; so does an empty input.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame(
+    ...     [("ann", "s1"), ("bob", "s1"), ("ann", "s2"), ("cy", "s1")], ["user", "song"])
+    >>> indexer = IdIndexer(inputCols=["user", "song"], outputCols=["user_idx", "song_idx"])
+    >>> model = indexer.fit(df)
+    >>> model.vocabularySizes
+    [3, 2]
+    >>> model.transform(df).orderBy("user", "song").show()
+    +----+----+--------+--------+
+    |user|song|user_idx|song_idx|
+    +----+----+--------+--------+
+    | ann|  s1|       0|       0|
+    | ann|  s2|       0|       1|
+    | bob|  s1|       1|       0|
+    |  cy|  s1|       2|       0|
+    +----+----+--------+--------+
+    <BLANKLINE>
+    >>> model.vocabularies[0].orderBy("index").show()
+    +-----+-----+-----+
+    |value|index|count|
+    +-----+-----+-----+
+    |  ann|    0|    2|
+    |  bob|    1|    1|
+    |   cy|    2|    1|
+    +-----+-----+-----+
+    <BLANKLINE>
+    >>> unseen = spark.createDataFrame([("dee", "s1")], ["user", "song"])
+    >>> model.transform(unseen)
+    Traceback (most recent call last):
+        ...
+    ValueError: IdIndexerModel: inputCols 'user' has 1 row(s) with 1 id(s) unseen at fit time...
+    >>> model.setHandleInvalid("keep").transform(unseen).show()
+    +----+----+--------+--------+
+    |user|song|user_idx|song_idx|
+    +----+----+--------+--------+
+    | dee|  s1|    NULL|       0|
+    +----+----+--------+--------+
+    <BLANKLINE>
+    >>> indexer.save(temp_path + "/id-indexer")
+    >>> IdIndexer.load(temp_path + "/id-indexer").getOutputCols()
+    ['user_idx', 'song_idx']
+    >>> model.save(temp_path + "/id-indexer-model")
+    >>> loaded = IdIndexerModel.load(temp_path + "/id-indexer-model")
+    >>> loaded.uid == model.uid, loaded.vocabularySizes
+    (True, [3, 2])
+    """
+
+    _input_kwargs: Dict[str, Any]
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        inputCols: Optional[List[str]] = None,
+        outputCols: Optional[List[str]] = None,
+        handleInvalid: str = "error",
+        orderType: str = "frequencyDesc",
+    ) -> None:
+        super().__init__()
+        kwargs = self._input_kwargs
+        self.setParams(**kwargs)
+
+    @keyword_only
+    def setParams(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        inputCols: Optional[List[str]] = None,
+        outputCols: Optional[List[str]] = None,
+        handleInvalid: str = "error",
+        orderType: str = "frequencyDesc",
+    ) -> "IdIndexer":
+        """Sets params for this IdIndexer."""
+        kwargs = self._input_kwargs
+        return self._set(**kwargs)
+
+    def setInputCol(self, value: str) -> "IdIndexer":
+        """Sets the value of :py:attr:`inputCol`."""
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> "IdIndexer":
+        """Sets the value of :py:attr:`outputCol`."""
+        return self._set(outputCol=value)
+
+    def setInputCols(self, value: List[str]) -> "IdIndexer":
+        """Sets the value of :py:attr:`inputCols`."""
+        return self._set(inputCols=value)
+
+    def setOutputCols(self, value: List[str]) -> "IdIndexer":
+        """Sets the value of :py:attr:`outputCols`."""
+        return self._set(outputCols=value)
+
+    def setHandleInvalid(self, value: str) -> "IdIndexer":
+        """Sets the value of :py:attr:`handleInvalid`."""
+        return self._set(handleInvalid=value)
+
+    def setOrderType(self, value: str) -> "IdIndexer":
+        """Sets the value of :py:attr:`orderType`."""
+        return self._set(orderType=value)
+
+    def _fit(self, dataset: DataFrame) -> "IdIndexerModel":
+        ins, _ = self._columnPairs()
+        self._checkChoices()
+        param = self._inputParam()
+        for name in ins:
+            V.require_type(self, param, name, dataset, V.is_atomic_id, "an atomic type (string, integral, decimal, date, ...)")
+        vocabularies, sizes, nbytes = [], [], []
+        for name in ins:
+            vocabulary, size, size_bytes = self._fitColumn(dataset, param, name)
+            vocabularies.append(vocabulary)
+            sizes.append(size)
+            nbytes.append(size_bytes)
+        model = IdIndexerModel._create(vocabularies, sizes, nbytes)
+        return self._copyValues(model)
+
+    def _fitColumn(self, dataset: DataFrame, param: str, name: str) -> Tuple[DataFrame, int, int]:
+        dtype = dataset.schema[name].dataType
+        counts = dataset.groupBy(col(name).alias(VALUE)).agg(F.count(F.lit(1)).alias(COUNT))
+        sums = {"null_rows": F.when(F.col(VALUE).isNull(), F.col(COUNT)).otherwise(F.lit(0))}
+        if isinstance(dtype, (StringType, BinaryType)):
+            sums["value_bytes"] = F.octet_length(F.col(VALUE))
+        indexed = dense_index(counts, _order(self.getOrderType()), sums)
+        stage = V.stage_name(self)
+        if indexed.totals["null_rows"]:
+            raise ValueError(
+                f"{stage}: {param} '{name}' has {indexed.totals['null_rows']} null value(s); "
+                "drop or fill them before fitting"
+            )
+        if indexed.size == 0:
+            raise ValueError(f"{stage}: {param} '{name}': the input DataFrame is empty")
+        if indexed.size > _INT_MAX:
+            raise ValueError(
+                f"{stage}: {param} '{name}' has {indexed.size} distinct ids, more than the "
+                f"{_INT_MAX} that fit an integer index"
+            )
+        size_bytes = indexed.size * _ROW_OVERHEAD_BYTES + indexed.totals.get("value_bytes", 8 * indexed.size)
+        vocabulary = indexed.frame.select(VALUE, INDEX, COUNT)
+        return vocabulary, indexed.size, size_bytes
+
+
+class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWritable):
+    """Model fitted by :py:class:`IdIndexer`: maps ids to dense indices and indices back to ids.
+
+    Notes
+    -----
+    - ``transform`` adds the index columns (``IntegerType``) after the input's columns. It joins
+      each vocabulary, with a broadcast hint when the vocabulary's estimated size is within
+      ``spark.sql.autoBroadcastJoinThreshold``. With ``handleInvalid='error'`` it first runs one
+      Spark job that counts ids unseen at fit time and null ids, and raises ``ValueError`` naming
+      the column, the counts and a few examples.
+    - Rows are never dropped unless ``handleInvalid='skip'``.
+    - :py:meth:`decode` maps index columns back to the original ids, with their original type,
+      also inside arrays of structs such as ``ALSModel.recommendForAllUsers`` output.
+    - Saved as JSON metadata (params, vocabulary sizes) plus one Parquet vocabulary per column.
+    """
+
+    def __init__(self, vocabularies: Optional[Sequence[DataFrame]] = None) -> None:
+        super().__init__()
+        self._vocabularies: List[DataFrame] = list(vocabularies or [])
+        self._sizes: List[int] = []
+        self._bytes: List[int] = []
+
+    @classmethod
+    def _create(cls, vocabularies: List[DataFrame], sizes: List[int], nbytes: List[int]) -> "IdIndexerModel":
+        model = cls(vocabularies)
+        model._sizes = list(sizes)
+        model._bytes = list(nbytes)
+        return model
+
+    @property
+    def vocabularies(self) -> List[DataFrame]:
+        """One DataFrame per input column: ``value`` (the id, original type), ``index`` (int),
+        ``count`` (rows with that id at fit time)."""
+        return list(self._vocabularies)
+
+    @property
+    def vocabularySizes(self) -> List[int]:
+        """The number of distinct ids of each input column."""
+        return list(self._sizes)
+
+    def setInputCol(self, value: str) -> "IdIndexerModel":
+        """Sets the value of :py:attr:`inputCol`."""
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> "IdIndexerModel":
+        """Sets the value of :py:attr:`outputCol`."""
+        return self._set(outputCol=value)
+
+    def setInputCols(self, value: List[str]) -> "IdIndexerModel":
+        """Sets the value of :py:attr:`inputCols`."""
+        return self._set(inputCols=value)
+
+    def setOutputCols(self, value: List[str]) -> "IdIndexerModel":
+        """Sets the value of :py:attr:`outputCols`."""
+        return self._set(outputCols=value)
+
+    def setHandleInvalid(self, value: str) -> "IdIndexerModel":
+        """Sets the value of :py:attr:`handleInvalid`."""
+        return self._set(handleInvalid=value)
+
+    # -- transform -------------------------------------------------------------------------
+
+    def _checkModel(self, ins: List[str]) -> None:
+        if not self._vocabularies:
+            raise ValueError(f"{V.stage_name(self)}: the model has no vocabulary; fit an IdIndexer or load a saved model")
+        if len(ins) != len(self._vocabularies):
+            raise ValueError(
+                f"{V.stage_name(self)}: {self._inputParam()} names {len(ins)} column(s) but the "
+                f"model has {len(self._vocabularies)} vocabularies"
+            )
+
+    def _vocabularyType(self, i: int) -> DataType:
+        return self._vocabularies[i].schema[VALUE].dataType
+
+    def _broadcastable(self, dataset: DataFrame, i: int) -> bool:
+        threshold = _parse_bytes(dataset.sparkSession.conf.get("spark.sql.autoBroadcastJoinThreshold", "10MB"))
+        return threshold >= 0 and self._bytes[i] <= threshold
+
+    def _lookup(self, dataset: DataFrame, i: int, key: str, target: str, by_value: bool) -> DataFrame:
+        """Vocabulary ``i`` as a two-column join side: ``key`` -> ``target``."""
+        src, dst = (VALUE, INDEX) if by_value else (INDEX, VALUE)
+        side = self._vocabularies[i].select(F.col(src).alias(key), F.col(dst).alias(target))
+        return F.broadcast(side) if self._broadcastable(dataset, i) else side
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        ins, outs = self._columnPairs()
+        self._checkModel(ins)
+        self._checkChoices()
+        in_param, out_param = self._inputParam(), self._outputParam()
+        for i, name in enumerate(ins):
+            dt = V.require_column(self, in_param, name, dataset)
+            fitted = self._vocabularyType(i)
+            if dt != fitted and not (isinstance(dt, IntegralType) and isinstance(fitted, IntegralType)):
+                raise TypeError(
+                    f"{V.stage_name(self)}: {in_param} '{name}' has type {dt.simpleString()} but the "
+                    f"model was fit on {fitted.simpleString()}"
+                )
+        for name in outs:
+            V.require_new_column(self, out_param, name, dataset)
+        mode = self.getHandleInvalid()
+        if mode == "error":
+            self._raiseOnInvalid(dataset, ins)
+        result = dataset
+        how = "inner" if mode == "skip" else "left"
+        for i, (name, out) in enumerate(zip(ins, outs)):
+            key = f"__spark_recs_key_{i}"
+            result = result.join(
+                self._lookup(dataset, i, key, out, by_value=True), col(name) == F.col(key), how
+            ).drop(key)
+        return result.select(*[col(c) for c in dataset.columns], *[col(c) for c in outs])
+
+    def _raiseOnInvalid(self, dataset: DataFrame, ins: List[str]) -> None:
+        """One job counting, per column, rows whose id is null or unseen at fit time."""
+        probe = dataset.select(*[col(c).alias(f"__spark_recs_in_{i}") for i, c in enumerate(ins)])
+        for i in range(len(ins)):
+            key, flag = f"__spark_recs_key_{i}", f"__spark_recs_seen_{i}"
+            side = self._vocabularies[i].select(F.col(VALUE).alias(key), F.lit(True).alias(flag))
+            side = F.broadcast(side) if self._broadcastable(dataset, i) else side
+            probe = probe.join(side, F.col(f"__spark_recs_in_{i}") == F.col(key), "left").drop(key)
+        counts = probe.agg(
+            *[
+                F.sum(F.when(F.col(f"__spark_recs_in_{i}").isNull(), 1).otherwise(0)).alias(f"n{i}")
+                for i in range(len(ins))
+            ],
+            *[
+                F.sum(
+                    F.when(
+                        F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull(), 1
+                    ).otherwise(0)
+                ).alias(f"u{i}")
+                for i in range(len(ins))
+            ],
+        ).first()
+        for i, name in enumerate(ins):
+            nulls, unseen = counts[f"n{i}"] or 0, counts[f"u{i}"] or 0
+            if not nulls and not unseen:
+                continue
+            values = probe.where(
+                F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull()
+            ).select(F.col(f"__spark_recs_in_{i}").alias("v"))
+            stats = values.agg(F.count_distinct("v").alias("d")).first()
+            examples = [r["v"] for r in values.distinct().orderBy("v").limit(5).collect()]
+            raise ValueError(
+                f"{V.stage_name(self)}: {self._inputParam()} '{name}' has {unseen} row(s) with "
+                f"{stats['d']} id(s) unseen at fit time (e.g. {examples}) and {nulls} null id(s); "
+                "set handleInvalid='skip' to drop those rows or 'keep' to give them a null index"
+            )
+
+    # -- decode ----------------------------------------------------------------------------
+
+    def decode(self, dataset: DataFrame) -> DataFrame:
+        """Replace index columns by the original ids, also inside arrays of structs.
+
+        A top-level integer column named like one of the output columns becomes the original
+        id column (named like its input column, at the same position). An array-of-structs
+        column whose structs have a field named like an output column, such as the
+        ``recommendations`` column of ``ALSModel.recommendForAllUsers``, gets that field
+        decoded and renamed the same way, with the array's order kept. Null indices decode to
+        null; indices outside the vocabulary raise ``ValueError`` (one Spark job checks them).
+
+        Parameters
+        ----------
+        dataset : :py:class:`pyspark.sql.DataFrame`
+            For example ``alsModel.recommendForAllUsers(10)`` or ``alsModel.transform(...)``.
+
+        Returns
+        -------
+        :py:class:`pyspark.sql.DataFrame`
+
+        Examples
+        --------
+        >>> df = spark.createDataFrame([("ann", "s1"), ("bob", "s2")], ["user", "item"])
+        >>> model = IdIndexer(inputCols=["user", "item"], outputCols=["u", "i"]).fit(df)
+        >>> recs = spark.createDataFrame(
+        ...     [(1, [(0, 0.9), (1, 0.5)])],
+        ...     "u int, recommendations array<struct<i: int, rating: float>>")
+        >>> model.decode(recs).collect()
+        [Row(user='bob', recommendations=[Row(item='s1', rating=0.89...), Row(item='s2', rating=0.5)])]
+        """
+        ins, outs = self._columnPairs()
+        self._checkModel(ins)
+        stage = f"{V.stage_name(self)}.decode"
+        by_out = {out: i for i, out in enumerate(outs)}
+        scalars: List[Tuple[str, int]] = []
+        nested: List[Tuple[str, str, int]] = []
+        for field in dataset.schema.fields:
+            dt = field.dataType
+            if field.name in by_out:
+                if not isinstance(dt, IntegralType):
+                    raise TypeError(
+                        f"{stage}: {self._outputParam()} '{field.name}' must be integral to decode, "
+                        f"found {dt.simpleString()}"
+                    )
+                scalars.append((field.name, by_out[field.name]))
+            elif isinstance(dt, ArrayType) and isinstance(dt.elementType, StructType):
+                hits = [f.name for f in dt.elementType.fields if f.name in by_out]
+                if len(hits) > 1:
+                    raise ValueError(f"{stage}: column '{field.name}' holds several index fields {hits}")
+                if hits:
+                    nested.append((field.name, hits[0], by_out[hits[0]]))
+        if not scalars and not nested:
+            raise ValueError(
+                f"{stage}: no column to decode: expected a column named one of {outs}, or an "
+                f"array of structs with such a field, in {dataset.columns}"
+            )
+        for name, i in scalars:
+            if ins[i] in dataset.columns:
+                raise ValueError(
+                    f"{stage}: decoding '{name}' would overwrite existing column '{ins[i]}' in "
+                    f"{dataset.columns}; drop or rename it first"
+                )
+        self._checkRange(dataset, stage, scalars, nested)
+        result = dataset
+        for name, i in scalars:
+            key, target = f"__spark_recs_key_{i}", f"__spark_recs_value_{i}"
+            result = result.join(self._lookup(dataset, i, key, target, by_value=False), col(name) == F.col(key), "left")
+            result = result.drop(key)
+        for arr, fieldName, i in nested:
+            result = self._decodeNested(result, arr, fieldName, i, ins[i])
+        select = []
+        for c in dataset.columns:
+            hit = [i for n, i in scalars if n == c]
+            select.append(F.col(f"__spark_recs_value_{hit[0]}").alias(ins[hit[0]]) if hit else col(c))
+        return result.select(*select)
+
+    def _checkRange(
+        self, dataset: DataFrame, stage: str, scalars: List[Tuple[str, int]], nested: List[Tuple[str, str, int]]
+    ) -> None:
+        exprs, checks = [], []
+        for n, (name, i) in enumerate(scalars):
+            exprs += [F.min(col(name)).alias(f"lo{n}"), F.max(col(name)).alias(f"hi{n}")]
+            checks.append((f"lo{n}", f"hi{n}", f"'{name}'", i))
+        for n, (arr, fieldName, i) in enumerate(nested):
+            values = F.transform(col(arr), lambda x: x[fieldName])
+            exprs += [F.min(F.array_min(values)).alias(f"nlo{n}"), F.max(F.array_max(values)).alias(f"nhi{n}")]
+            checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{fieldName}'", i))
+        row = dataset.agg(*exprs).first()
+        for lo, hi, what, i in checks:
+            if row[lo] is not None and (row[lo] < 0 or row[hi] >= self._sizes[i]):
+                raise ValueError(
+                    f"{stage}: {self._outputParam()} {what} has indices outside [0, {self._sizes[i]}): "
+                    f"found min {row[lo]}, max {row[hi]}"
+                )
+
+    def _decodeNested(self, dataset: DataFrame, arr: str, fieldName: str, i: int, newName: str) -> DataFrame:
+        """Decode one field of an array of structs: explode, join, collect back in order.
+
+        Other columns ride along through the aggregation (``first``), so the input is read once
+        and no row identity has to survive a second evaluation.
+        """
+        row_id, pos, elem = "__spark_recs_row", "__spark_recs_pos", "__spark_recs_elem"
+        key, target = f"__spark_recs_key_{i}", f"__spark_recs_nested_{i}"
+        others = [c for c in dataset.columns if c != arr]
+        elem_type = dataset.schema[arr].dataType.elementType
+        # the row id is taken before the explode, in its own projection
+        exploded = dataset.select(
+            F.monotonically_increasing_id().alias(row_id), *[col(c) for c in dataset.columns]
+        ).select(
+            row_id,
+            *[col(c) for c in others],
+            col(arr).isNull().alias("__spark_recs_null"),
+            F.posexplode_outer(col(arr)).alias(pos, elem),
+        )
+        joined = exploded.join(
+            self._lookup(dataset, i, key, target, by_value=False), F.col(elem)[fieldName] == F.col(key), "left"
+        )
+        rebuilt = F.struct(
+            *[
+                (F.col(target).alias(newName) if f.name == fieldName else F.col(elem)[f.name].alias(f.name))
+                for f in elem_type.fields
+            ]
+        )
+        grouped = joined.groupBy(row_id).agg(
+            *[F.first(col(c)).alias(c) for c in others],
+            F.first("__spark_recs_null").alias("__spark_recs_null"),
+            F.sort_array(
+                F.collect_list(F.when(F.col(pos).isNotNull(), F.struct(F.col(pos).alias("p"), rebuilt.alias("e"))))
+            ).alias(arr),
+        )
+        decoded = F.when(F.col("__spark_recs_null"), F.lit(None)).otherwise(F.transform(col(arr), lambda x: x["e"]))
+        return grouped.select(*[decoded.alias(c) if c == arr else col(c) for c in dataset.columns])
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def write(self) -> "IdIndexerModelWriter":
+        """Returns an MLWriter instance for this ML instance."""
+        return IdIndexerModelWriter(self)
+
+    @classmethod
+    def read(cls) -> "IdIndexerModelReader":
+        """Returns an MLReader instance for this class."""
+        return IdIndexerModelReader(cls)
+
+
+def _parse_bytes(text: str) -> int:
+    """Spark's byte-size strings ('10485760', '10MB', '10m', '-1') in bytes."""
+    text = str(text).strip().lower()
+    units = {"b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30, "t": 2**40, "tb": 2**40}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * units[unit])
+    return int(float(text))
+
+
+_DATA_FORMAT = 1
+
+
+class IdIndexerModelWriter(MLWriter):
+    """Writes an :py:class:`IdIndexerModel`: ``metadata/`` (JSON params, as Spark's
+    ``DefaultParamsWriter`` writes them, plus vocabulary sizes) and ``data/vocabulary_<i>/``
+    (Parquet: ``value``, ``index``, ``count``), one per input column. No pickle."""
+
+    def __init__(self, instance: IdIndexerModel) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        model = self.instance
+        if not model._vocabularies:
+            raise ValueError("IdIndexerModel: cannot save a model with no vocabulary")
+        DefaultParamsWriter.saveMetadata(
+            model,
+            path,
+            self.sparkSession,
+            extraMetadata={
+                "dataFormat": _DATA_FORMAT,
+                "vocabularySizes": model._sizes,
+                "vocabularyBytes": model._bytes,
+            },
+        )
+        for i, vocabulary in enumerate(model._vocabularies):
+            vocabulary.write.parquet(os.path.join(path, "data", f"vocabulary_{i}"))
+
+
+class IdIndexerModelReader(MLReader[IdIndexerModel]):
+    """Reads what :py:class:`IdIndexerModelWriter` wrote; runs no code from the files."""
+
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str) -> IdIndexerModel:
+        expected = IdIndexerModel.__module__ + "." + IdIndexerModel.__name__
+        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        if metadata.get("class") != expected:
+            raise ValueError(
+                f"IdIndexerModel: {path} holds a {metadata.get('class')!r}, not an {expected!r}"
+            )
+        if metadata.get("dataFormat") != _DATA_FORMAT:
+            raise ValueError(
+                f"IdIndexerModel: {path} has data format {metadata.get('dataFormat')!r}; this "
+                f"release reads format {_DATA_FORMAT}"
+            )
+        sizes = [int(s) for s in metadata["vocabularySizes"]]
+        vocabularies = [
+            self.sparkSession.read.parquet(os.path.join(path, "data", f"vocabulary_{i}"))
+            for i in range(len(sizes))
+        ]
+        for i, vocabulary in enumerate(vocabularies):
+            if vocabulary.columns != [VALUE, INDEX, COUNT]:
+                raise ValueError(
+                    f"IdIndexerModel: {path}/data/vocabulary_{i} has columns {vocabulary.columns}, "
+                    f"expected {[VALUE, INDEX, COUNT]}"
+                )
+        model = IdIndexerModel._create(vocabularies, sizes, [int(b) for b in metadata["vocabularyBytes"]])
+        model._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(model, metadata)
+        return model
