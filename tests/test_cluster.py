@@ -1,0 +1,31 @@
+"""Multi-process check: the stages on a local-cluster master, with executors in their own JVMs.
+
+A second SparkContext cannot live in the test process, so the job runs as its own Python
+process, as spark-submit would run it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+CLUSTER_JOB = os.path.join(os.path.dirname(__file__), "cluster_job.py")
+
+
+def test_pipeline_on_local_cluster_decodes_recommendations():
+    done = subprocess.run(
+        [sys.executable, CLUSTER_JOB, "local-cluster[2,1,1024]"],
+        capture_output=True, text=True, timeout=600,
+    )
+    lines = [l for l in done.stdout.splitlines() if l.startswith("FACTS ")]
+    assert done.returncode == 0 and lines, done.stderr[-4000:]
+    facts = json.loads(lines[-1][len("FACTS "):])
+    assert facts["master"] == "local-cluster[2,1,1024]"
+    assert facts["parallelism"] == 2
+    assert facts["users"] == facts["distinct_users"] == 40
+    assert facts["user_type"] == "string"
+    assert facts["recs_type"] == "array<struct<item:string,rating:float>>"
+    assert facts["unknown_users"] == 0 and facts["unknown_items"] == 0
+    assert facts["rec_rows"] == facts["checked"] == 40 * 3
+    assert facts["max_diff"] < 1e-4
+    assert facts["predictions"] == facts["rows"] == 800
