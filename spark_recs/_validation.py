@@ -8,7 +8,8 @@ only the schema: they run no Spark job.
 from typing import Any, Callable, Iterable, Optional
 
 from pyspark.ml.param import Params
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     AtomicType,
@@ -26,6 +27,11 @@ def stage_name(stage: Any) -> str:
     return type(stage).__name__
 
 
+def column(name: str) -> Column:
+    """A top-level column by its exact name (dots, spaces and backticks taken literally)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _columns_text(df: DataFrame) -> str:
     return "[" + ", ".join(df.columns) + "]"
 
@@ -41,8 +47,12 @@ def require_column(stage: Any, param: str, col: str, df: DataFrame) -> DataType:
 
 
 def require_new_column(stage: Any, param: str, col: str, df: DataFrame) -> None:
-    """Raise ``ValueError`` if ``col`` already is a column of ``df`` (outputs never overwrite)."""
-    if col in df.columns:
+    """Raise ``ValueError`` if ``col`` already is a column of ``df`` (outputs never overwrite).
+
+    Names are compared ignoring case, as Spark resolves them by default, so an output named
+    ``User`` cannot silently replace a column ``user``.
+    """
+    if col.lower() in {c.lower() for c in df.columns}:
         raise ValueError(
             f"{stage_name(stage)}: {param} '{col}' already exists in {_columns_text(df)}"
         )

@@ -36,6 +36,7 @@ from pyspark.sql.types import (
 
 from spark_recs import _validation as V
 from spark_recs._dense import INDEX, dense_index
+from spark_recs._validation import column as col
 
 __all__ = ["IdIndexer", "IdIndexerModel"]
 
@@ -45,11 +46,6 @@ _INT_MAX = 2**31 - 1
 _ORDER_TYPES = ["frequencyDesc", "frequencyAsc", "valueAsc", "valueDesc"]
 _HANDLE_INVALID = ["error", "skip", "keep"]
 _ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
-
-
-def col(name: str) -> Column:
-    """A top-level column by its exact name (dots, spaces and backticks taken literally)."""
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _order(order_type: str) -> List[Column]:
