@@ -1,12 +1,26 @@
 """spark-recs: Spark ML pipeline stages for building recommendation engines with ALS.
 
 Public classes are re-exported here. Their module paths are stored in saved models, so they
-stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``.
+stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
+``spark_recs.evaluation``, ``spark_recs.tuning``.
 """
 
 from spark_recs._version import __version__
 from spark_recs.binary import BinaryRater
+from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
+from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
-__all__ = ["__version__", "BinaryRater", "IdIndexer", "IdIndexerModel", "ZeroFiller"]
+__all__ = [
+    "__version__",
+    "BinaryRater",
+    "IdIndexer",
+    "IdIndexerModel",
+    "PerUserFolds",
+    "PrecisionAtKEvaluator",
+    "RankingMetricsEvaluator",
+    "ROEMEvaluator",
+    "ZeroFiller",
+    "train_test_split_per_user",
+]

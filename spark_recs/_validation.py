@@ -23,8 +23,8 @@ from pyspark.sql.types import (
 
 
 def stage_name(stage: Any) -> str:
-    """The name errors give for a stage: its class name."""
-    return type(stage).__name__
+    """The name errors give for a stage: its class name (or the string given, for functions)."""
+    return stage if isinstance(stage, str) else type(stage).__name__
 
 
 def column(name: str) -> Column:

@@ -1,9 +1,13 @@
 """Shared params of spark-recs stages, named and defaulted as ``pyspark.ml.recommendation.ALS``
 names them, so one value serves every stage of a recommender pipeline."""
 
+from typing import TypeVar
+
 from pyspark.ml.param import Param, Params, TypeConverters
 
-__all__ = ["HasUserCol", "HasItemCol", "HasRatingCol"]
+P = TypeVar("P", bound=Params)
+
+__all__ = ["HasUserCol", "HasItemCol", "HasRatingCol", "HasK"]
 
 
 class HasUserCol(Params):
@@ -19,6 +23,10 @@ class HasUserCol(Params):
     def __init__(self) -> None:
         super().__init__()
         self._setDefault(userCol="user")
+
+    def setUserCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`userCol`."""
+        return self._set(userCol=value)
 
     def getUserCol(self) -> str:
         """Gets the value of userCol or its default value."""
@@ -39,6 +47,10 @@ class HasItemCol(Params):
         super().__init__()
         self._setDefault(itemCol="item")
 
+    def setItemCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`itemCol`."""
+        return self._set(itemCol=value)
+
     def getItemCol(self) -> str:
         """Gets the value of itemCol or its default value."""
         return self.getOrDefault(self.itemCol)
@@ -58,6 +70,33 @@ class HasRatingCol(Params):
         super().__init__()
         self._setDefault(ratingCol="rating")
 
+    def setRatingCol(self: P, value: str) -> P:
+        """Sets the value of :py:attr:`ratingCol`."""
+        return self._set(ratingCol=value)
+
     def getRatingCol(self) -> str:
         """Gets the value of ratingCol or its default value."""
         return self.getOrDefault(self.ratingCol)
+
+
+class HasK(Params):
+    """Mixin for param k: how many top-ranked items per user a metric looks at (>= 1)."""
+
+    k: "Param[int]" = Param(
+        Params._dummy(),
+        "k",
+        "how many top-ranked items per user the metric looks at (>= 1).",
+        typeConverter=TypeConverters.toInt,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(k=10)
+
+    def setK(self: P, value: int) -> P:
+        """Sets the value of :py:attr:`k`."""
+        return self._set(k=value)
+
+    def getK(self) -> int:
+        """Gets the value of k or its default value (10)."""
+        return self.getOrDefault(self.k)

@@ -261,18 +261,6 @@ class ZeroFiller(
             del kwargs["seed"]
         return self._set(**kwargs)
 
-    def setUserCol(self, value: str) -> "ZeroFiller":
-        """Sets the value of :py:attr:`userCol`."""
-        return self._set(userCol=value)
-
-    def setItemCol(self, value: str) -> "ZeroFiller":
-        """Sets the value of :py:attr:`itemCol`."""
-        return self._set(itemCol=value)
-
-    def setRatingCol(self, value: str) -> "ZeroFiller":
-        """Sets the value of :py:attr:`ratingCol`."""
-        return self._set(ratingCol=value)
-
     def setHandleDuplicates(self, value: str) -> "ZeroFiller":
         """Sets the value of :py:attr:`handleDuplicates`."""
         return self._set(handleDuplicates=value)

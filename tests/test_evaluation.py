@@ -1,0 +1,243 @@
+"""ROEM and ranking evaluators against numpy references, the course recipe and Spark's own."""
+
+import math
+import random
+
+import pytest
+from pyspark.sql import functions as F
+
+import spark_recs.evaluation as evaluation
+from spark_recs import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
+from tests import reference
+
+METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "meanAveragePrecision"]
+
+
+def make_rows(seed=0, users=25, items=15, nan_share=0.0):
+    """Random implicit predictions with ties (predictions on a 0.1 grid), mostly zero ratings,
+    a user with one row and a user with no relevant item."""
+    rng = random.Random(seed)
+    rows = []
+    for u in range(users):
+        for i in rng.sample(range(items), rng.randint(2, items)):
+            rating = float(rng.choice([0, 0, 0, 1, 2, 5]))
+            prediction = round(rng.random(), 1)
+            if rng.random() < nan_share:
+                prediction = float("nan")
+            rows.append((u, i, rating, prediction))
+    rows.append((users, 3, 4.0, 0.7))  # a user with one row
+    rows += [(users + 1, i, 0.0, 0.1 * i) for i in range(5)]  # a user with no relevant item
+    return rows
+
+
+def columns(rows):
+    return [list(c) for c in zip(*rows)]
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return make_rows()
+
+
+@pytest.fixture
+def predictions(spark, rows):
+    return spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+
+
+@pytest.fixture(params=["min_by_k", "window"])
+def top_k_plan(request, monkeypatch, spark):
+    """Both plans of the top-k aggregation: the bounded aggregate (Spark >= 4.2) and the window."""
+    if request.param == "min_by_k" and not evaluation._server_has_min_by_k(spark.range(1)):
+        pytest.skip("min_by(x, ord, k) needs Spark >= 4.2")
+    monkeypatch.setattr(evaluation, "_FORCE_WINDOW_TOP_K", request.param == "window")
+    return request.param
+
+
+# -- ROEM ------------------------------------------------------------------------------------
+
+
+def test_roem_equals_numpy_and_course_recipe(predictions, rows):
+    users, _, ratings, preds = columns(rows)
+    ours = ROEMEvaluator().evaluate(predictions)
+    assert ours == pytest.approx(reference.roem(users, ratings, preds), rel=1e-12, abs=1e-12)
+    assert ours == pytest.approx(reference.course_roem(predictions), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_roem_average_ties_equals_numpy(spark, seed):
+    rows = make_rows(seed)
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+    users, _, ratings, preds = columns(rows)
+    ours = ROEMEvaluator(tieRule="average").evaluate(df)
+    assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule="average"), rel=1e-12)
+    assert ours < ROEMEvaluator().evaluate(df) + 1  # sanity: a number, not NaN
+    assert ours != ROEMEvaluator().evaluate(df)  # ties exist, so the rules differ
+
+
+@pytest.mark.parametrize("tie_rule", ["min", "average"])
+@pytest.mark.parametrize("nan_rule", ["drop", "last"])
+def test_roem_nan_predictions(spark, tie_rule, nan_rule):
+    rows = make_rows(3, nan_share=0.2)
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+    # null predictions count as NaN
+    df = df.withColumn("prediction", F.when(F.col("item") == 0, F.lit(None)).otherwise(F.col("prediction")))
+    rows = [(u, i, r, float("nan") if i == 0 else p) for u, i, r, p in rows]
+    users, _, ratings, preds = columns(rows)
+    ours = ROEMEvaluator(tieRule=tie_rule, nanPredictions=nan_rule).evaluate(df)
+    assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule, nan_rule), rel=1e-12)
+
+
+def test_roem_single_row_user_and_float_predictions(spark):
+    df = spark.createDataFrame(
+        [("a", 2, 0.5), ("b", 1, 0.9), ("b", 0, 0.9), ("b", 0, 0.1)], "user string, rating int, prediction float"
+    )
+    # a: one row, rank 0; b: the rated row ties first with another: PERCENT_RANK 0
+    assert ROEMEvaluator().evaluate(df) == 0.0
+    # average ties: b's rated row at position 0.5 of 2 -> 0.25, weight 1 of 3
+    assert ROEMEvaluator(tieRule="average").evaluate(df) == pytest.approx(0.25 / 3)
+    assert reference.course_roem(df) == 0.0
+
+
+# -- ranking metrics -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_ranking_metric_equals_numpy_and_spark(predictions, rows, metric, k, top_k_plan):
+    users, items, ratings, preds = columns(rows)
+    ours = RankingMetricsEvaluator(metricName=metric, k=k).evaluate(predictions)
+    assert ours == pytest.approx(reference.ranking_metric(users, items, ratings, preds, metric, k), rel=1e-12, abs=1e-15)
+    assert ours == pytest.approx(reference.spark_ranking_metric(predictions, metric, k), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_precision_at_k_evaluator_is_the_precision_metric(predictions, k):
+    ours = PrecisionAtKEvaluator(k=k).evaluate(predictions)
+    assert ours == RankingMetricsEvaluator(metricName="precisionAtK", k=k).evaluate(predictions)
+    assert ours == pytest.approx(reference.spark_ranking_metric(predictions, "precisionAtK", k), rel=1e-12)
+    assert PrecisionAtKEvaluator().isLargerBetter()
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_users_without_relevant_items_excluded(predictions, rows, metric, top_k_plan):
+    users, items, ratings, preds = columns(rows)
+    ours = RankingMetricsEvaluator(metricName=metric, k=3, noRelevantUsers="exclude").evaluate(predictions)
+    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, no_relevant="exclude")
+    assert ours == pytest.approx(expected, rel=1e-12)
+    assert ours > RankingMetricsEvaluator(metricName=metric, k=3).evaluate(predictions)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("nan_rule", ["drop", "last"])
+def test_ranking_nan_predictions_and_threshold(spark, metric, nan_rule, top_k_plan):
+    rows = make_rows(4, nan_share=0.25)
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+    users, items, ratings, preds = columns(rows)
+    ours = RankingMetricsEvaluator(metricName=metric, k=3, threshold=1.5, nanPredictions=nan_rule).evaluate(df)
+    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, threshold=1.5, nan_rule=nan_rule)
+    assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_string_items_ties_broken_by_item(spark):
+    # equal predictions: item "a" ranks before "b"; only "b" is relevant
+    df = spark.createDataFrame([("u", "b", 1.0, 0.5), ("u", "a", 0.0, 0.5)], ["user", "item", "rating", "prediction"])
+    assert PrecisionAtKEvaluator(k=1).evaluate(df) == 0.0
+    assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == 0.5
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_missing_columns(predictions):
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: userCol 'userId' not in \[user, item, rating, prediction\]"):
+        ROEMEvaluator(userCol="userId").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: itemCol 'song' not in"):
+        PrecisionAtKEvaluator(itemCol="song").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"RankingMetricsEvaluator: predictionCol 'score' not in"):
+        RankingMetricsEvaluator(predictionCol="score").evaluate(predictions)
+
+
+def test_non_numeric_prediction_and_rating(predictions):
+    df = predictions.withColumn("prediction", F.col("prediction").cast("string"))
+    with pytest.raises(TypeError, match=r"ROEMEvaluator: predictionCol 'prediction' must be numeric, found string"):
+        ROEMEvaluator().evaluate(df)
+    df = predictions.withColumn("rating", F.col("rating").cast("string"))
+    with pytest.raises(TypeError, match=r"PrecisionAtKEvaluator: ratingCol 'rating' must be numeric, found string"):
+        PrecisionAtKEvaluator().evaluate(df)
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_k_below_one(predictions, k):
+    with pytest.raises(ValueError, match=rf"PrecisionAtKEvaluator: k must be >= 1, found {k}"):
+        PrecisionAtKEvaluator(k=k).evaluate(predictions)
+    with pytest.raises(ValueError, match=rf"RankingMetricsEvaluator: k must be >= 1, found {k}"):
+        RankingMetricsEvaluator(metricName="ndcgAtK", k=k).evaluate(predictions)
+
+
+def test_all_zero_ratings(predictions):
+    zeros = predictions.withColumn("rating", F.lit(0.0))
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' sums to 0 over \d+ row\(s\): ROEM is undefined"):
+        ROEMEvaluator().evaluate(zeros)
+    with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: no user has a relevant row .* noRelevantUsers='exclude'"):
+        PrecisionAtKEvaluator(noRelevantUsers="exclude").evaluate(zeros)
+    assert PrecisionAtKEvaluator().evaluate(zeros) == 0.0  # Spark's rule: they score 0
+
+
+def test_negative_and_null_ratings(spark):
+    df = spark.createDataFrame([("a", -1.0, 0.5), ("a", 2.0, 0.1)], ["user", "rating", "prediction"])
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' has 1 negative value\(s\)"):
+        ROEMEvaluator().evaluate(df)
+    df = spark.createDataFrame([("a", None, 0.5), ("a", 2.0, 0.1)], "user string, rating double, prediction double")
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' has 1 null value\(s\)"):
+        ROEMEvaluator().evaluate(df)
+
+
+def test_empty_and_all_nan(spark):
+    empty = spark.createDataFrame([], "user int, item int, rating double, prediction double")
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: no rows to evaluate in predictionCol 'prediction'"):
+        ROEMEvaluator().evaluate(empty)
+    nan = spark.createDataFrame([(1, 1, 1.0, float("nan"))], "user int, item int, rating double, prediction double")
+    with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: no rows to evaluate .* \(nanPredictions='drop'\)"):
+        PrecisionAtKEvaluator().evaluate(nan)
+
+
+def test_bad_params(predictions):
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: tieRule must be one of \['min', 'average'\], found 'max'"):
+        ROEMEvaluator(tieRule="max").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: nanPredictions must be one of \['drop', 'last'\], found 'first'"):
+        ROEMEvaluator(nanPredictions="first").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"RankingMetricsEvaluator: metricName must be one of .*found 'auc'"):
+        RankingMetricsEvaluator(metricName="auc").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: threshold must not be NaN"):
+        PrecisionAtKEvaluator(threshold=math.nan).evaluate(predictions)
+    with pytest.raises(ValueError, match=r"noRelevantUsers must be one of \['zero', 'exclude'\]"):
+        PrecisionAtKEvaluator(noRelevantUsers="skip").evaluate(predictions)
+
+
+# -- persistence and params ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "evaluator",
+    [
+        ROEMEvaluator(userCol="u", tieRule="average", nanPredictions="last"),
+        RankingMetricsEvaluator(metricName="ndcgAtK", k=5, threshold=2.0, noRelevantUsers="exclude"),
+        PrecisionAtKEvaluator(k=3, itemCol="song", nanPredictions="last"),
+    ],
+)
+def test_save_load(evaluator, tmp_path, predictions):
+    path = str(tmp_path / "evaluator")
+    evaluator.save(path)
+    loaded = type(evaluator).load(path)
+    assert loaded.uid == evaluator.uid
+    assert {p.name: v for p, v in loaded.extractParamMap().items()} == {
+        p.name: v for p, v in evaluator.extractParamMap().items()
+    }
+    assert loaded.isLargerBetter() == evaluator.isLargerBetter()
+
+
+def test_evaluate_with_param_map_does_not_mutate(predictions):
+    evaluator = RankingMetricsEvaluator(k=3)
+    ndcg = evaluator.evaluate(predictions, {evaluator.metricName: "ndcgAtK"})
+    assert evaluator.getMetricName() == "precisionAtK"
+    assert ndcg == pytest.approx(RankingMetricsEvaluator(metricName="ndcgAtK", k=3).evaluate(predictions))

@@ -1,0 +1,184 @@
+"""Per-user folds and split, and CrossValidator over ZeroFiller + implicit ALS with our evaluators."""
+
+import random
+import zlib
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline
+from pyspark.ml.recommendation import ALS
+from pyspark.ml.tuning import CrossValidator, CrossValidatorModel, ParamGridBuilder
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from spark_recs import (
+    PerUserFolds,
+    PrecisionAtKEvaluator,
+    ROEMEvaluator,
+    ZeroFiller,
+    train_test_split_per_user,
+)
+
+
+@pytest.fixture(scope="module")
+def interactions(spark_session):
+    rng = random.Random(5)
+    rows = [(f"u{u}", f"i{i}", float(rng.randint(1, 9))) for u in range(30) for i in range(20) if rng.random() < 0.3]
+    rows += [("solo", "i1", 2.0)]  # fewer rows than folds
+    return spark_session.createDataFrame(rows, ["user", "item", "rating"])
+
+
+def per_user_fold_counts(df):
+    counts = defaultdict(Counter)
+    for r in df.collect():
+        counts[r["user"]][r["fold"]] += 1
+    return counts
+
+
+def test_folds_spread_each_user_evenly(interactions):
+    folds = PerUserFolds(numFolds=3, seed=11).transform(interactions)
+    assert folds.columns == ["user", "item", "rating", "fold"]
+    assert folds.schema["fold"].dataType.simpleString() == "int"
+    assert folds.count() == interactions.count()
+    sizes = Counter(r["user"] for r in interactions.collect())
+    for user, counts in per_user_fold_counts(folds).items():
+        assert set(counts) <= {0, 1, 2}
+        n = sizes[user]
+        assert sum(counts.values()) == n
+        assert all(counts.get(f, 0) in (n // 3, -(-n // 3)) for f in range(3)), (user, counts)
+
+
+def test_folds_deterministic_and_seeded(interactions):
+    folds = PerUserFolds(numFolds=4, seed=3)
+    a = folds.transform(interactions.repartition(1))
+    b = folds.transform(interactions.repartition(7))
+    assertDataFrameEqual(a, b)
+    c = PerUserFolds(numFolds=4, seed=4).transform(interactions)
+    assert sorted(a.collect()) != sorted(c.collect())
+
+
+def test_users_with_few_rows_do_not_all_land_in_fold_zero(spark):
+    df = spark.createDataFrame([(f"u{u}", "i") for u in range(60)], ["user", "item"])
+    used = Counter(r["fold"] for r in PerUserFolds(numFolds=3, seed=1).transform(df).collect())
+    assert set(used) == {0, 1, 2} and min(used.values()) >= 10
+
+
+def test_folds_bad_input(interactions):
+    with pytest.raises(ValueError, match=r"PerUserFolds: numFolds must be >= 2, found 1"):
+        PerUserFolds(numFolds=1).transform(interactions)
+    with pytest.raises(ValueError, match=r"PerUserFolds: foldCol 'rating' already exists in \[user, item, rating\]"):
+        PerUserFolds(foldCol="rating").transform(interactions)
+    with pytest.raises(ValueError, match=r"PerUserFolds: itemCol 'song' not in \[user, item, rating\]"):
+        PerUserFolds(itemCol="song").transform(interactions)
+    arrays = interactions.select(F.array("user").alias("user"), "item")
+    with pytest.raises(TypeError, match=r"PerUserFolds: userCol 'user' must be an atomic type, found array<string>"):
+        PerUserFolds().transform(arrays)
+
+
+def test_folds_save_load(tmp_path, interactions):
+    folds = PerUserFolds(numFolds=5, seed=9, foldCol="f")
+    folds.save(str(tmp_path / "folds"))
+    loaded = PerUserFolds.load(str(tmp_path / "folds"))
+    assert loaded.uid == folds.uid
+    assert {p.name: v for p, v in loaded.extractParamMap().items()} == {p.name: v for p, v in folds.extractParamMap().items()}
+    assertDataFrameEqual(loaded.transform(interactions), folds.transform(interactions))
+
+
+def test_default_seed_is_the_same_in_every_process():
+    # pyspark's HasSeed default, hash(class name), changes with PYTHONHASHSEED; ours is a constant
+    assert PerUserFolds().getSeed() == zlib.crc32(b"spark_recs.tuning")
+
+
+def test_train_test_split_per_user(interactions):
+    train, test = train_test_split_per_user(interactions, testFraction=0.25, seed=2)
+    sizes = Counter(r["user"] for r in interactions.collect())
+    tests = Counter(r["user"] for r in test.collect())
+    trains = Counter(r["user"] for r in train.collect())
+    for user, n in sizes.items():
+        assert tests.get(user, 0) == min(int(n * 0.25), n - 1)
+        assert trains[user] >= 1
+    assert train.count() + test.count() == interactions.count()
+    assert train.join(test, ["user", "item"]).count() == 0
+    again_train, again_test = train_test_split_per_user(interactions.repartition(5), testFraction=0.25, seed=2)
+    assertDataFrameEqual(again_test, test)
+    assertDataFrameEqual(again_train, train)
+    with pytest.raises(ValueError, match=r"train_test_split_per_user: testFraction must be in \[0, 1\), found 1.0"):
+        train_test_split_per_user(interactions, testFraction=1.0)
+    with pytest.raises(ValueError, match=r"train_test_split_per_user: userCol 'uid' not in"):
+        train_test_split_per_user(interactions, userCol="uid")
+
+
+# -- CrossValidator --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rank5_plays(spark_session):
+    """Play counts with a planted rank-5 taste structure: 80 users x 50 items."""
+    rng = np.random.default_rng(42)
+    users, items = rng.normal(size=(80, 5)), rng.normal(size=(50, 5))
+    affinity = users @ items.T
+    rows = []
+    for u in range(80):
+        liked = np.argsort(-affinity[u])[:12]  # each user plays (mostly) its 12 favourite items
+        for i in liked:
+            if rng.random() < 0.8:
+                rows.append((f"user_{u:03d}", int(i), float(1 + rng.poisson(3))))
+    df = spark_session.createDataFrame(rows, ["user", "item", "rating"])
+    return PerUserFolds(numFolds=3, seed=1).transform(df).cache()
+
+
+def implicit_pipeline():
+    als = ALS(userCol="user_idx", itemCol="item", ratingCol="rating", implicitPrefs=True, maxIter=5,
+              regParam=0.05, alpha=5.0, seed=3, numUserBlocks=1, numItemBlocks=1, coldStartStrategy="drop")
+    from spark_recs import IdIndexer
+
+    indexer = IdIndexer(inputCol="user", outputCol="user_idx", handleInvalid="keep")
+    return Pipeline(stages=[ZeroFiller(), indexer, als]), als
+
+
+def test_cross_validator_picks_the_better_rank_and_matches_hand_evaluation(rank5_plays, tmp_path):
+    pipeline, als = implicit_pipeline()
+    grid = ParamGridBuilder().addGrid(als.rank, [1, 8]).build()
+    evaluator = ROEMEvaluator()
+    cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
+                        numFolds=3, foldCol="fold", parallelism=2, seed=0)
+    model = cv.fit(rank5_plays)
+    assert model.bestModel.stages[-1].rank == 8
+    assert model.avgMetrics[1] < model.avgMetrics[0]  # lower ROEM is better
+
+    # the same numbers by hand: fit on two folds, evaluate on the third, average
+    by_hand = []
+    for params in grid:
+        scores = []
+        for fold in range(3):
+            train = rank5_plays.where(F.col("fold") != fold)
+            validation = rank5_plays.where(F.col("fold") == fold)
+            scores.append(evaluator.evaluate(pipeline.fit(train, params).transform(validation)))
+        by_hand.append(sum(scores) / 3)
+    assert model.avgMetrics == pytest.approx(by_hand, rel=1e-6)
+
+    path = str(tmp_path / "cv")
+    model.save(path)
+    loaded = CrossValidatorModel.load(path)
+    assert loaded.avgMetrics == pytest.approx(model.avgMetrics)
+    assert isinstance(loaded.getEvaluator(), ROEMEvaluator)
+    assert loaded.bestModel.stages[-1].rank == 8
+
+
+def test_cross_validator_with_precision_at_k_on_zero_filled_folds(rank5_plays):
+    # Zeros filled before the folds are true negatives in every validation fold. (ZeroFiller
+    # inside the pipeline would make each user's training items zeros of its validation fold.)
+    filled = ZeroFiller().transform(rank5_plays.drop("fold"))
+    folds = PerUserFolds(numFolds=3, seed=1).transform(filled).cache()
+    pipeline, als = implicit_pipeline()
+    pipeline = Pipeline(stages=pipeline.getStages()[1:])
+    grid = ParamGridBuilder().addGrid(als.rank, [1, 8]).build()
+    evaluator = PrecisionAtKEvaluator(k=5)
+    cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
+                        numFolds=3, foldCol="fold", parallelism=2)
+    model = cv.fit(folds)
+    assert model.avgMetrics[1] > model.avgMetrics[0]  # larger precision is better
+    assert model.bestModel.stages[-1].rank == 8
+    # a random ranking would give about (positives per fold) / (rows per fold) = 0.2
+    assert model.avgMetrics[1] > 0.4
