@@ -9,6 +9,7 @@ from spark_recs._version import __version__
 from spark_recs.binary import BinaryRater
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
+from spark_recs.recommend import recommend_for_users
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
@@ -22,5 +23,6 @@ __all__ = [
     "RankingMetricsEvaluator",
     "ROEMEvaluator",
     "ZeroFiller",
+    "recommend_for_users",
     "train_test_split_per_user",
 ]
