@@ -2,7 +2,7 @@
 
 Public classes are re-exported here. Their module paths are stored in saved models, so they
 stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
-``spark_recs.evaluation``, ``spark_recs.tuning``.
+``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``.
 """
 
 from spark_recs._version import __version__
@@ -10,6 +10,7 @@ from spark_recs.binary import BinaryRater
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.recommend import recommend_for_users
+from spark_recs.recommendation import ImplicitALS
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
@@ -18,6 +19,7 @@ __all__ = [
     "BinaryRater",
     "IdIndexer",
     "IdIndexerModel",
+    "ImplicitALS",
     "PerUserFolds",
     "PrecisionAtKEvaluator",
     "RankingMetricsEvaluator",
