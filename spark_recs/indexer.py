@@ -67,8 +67,8 @@ class _IdIndexerParams(HasHandleInvalid, HasInputCol, HasOutputCol, HasInputCols
         "handleInvalid",
         "how to handle ids that were not seen at fit time, and null ids, at transform time. "
         "Options are 'error' (raise, naming the column, the count and a few examples), "
-        "'skip' (drop those rows) or 'keep' (give them a null index, which ALS's "
-        "coldStartStrategy then handles).",
+        "'skip' (drop those rows) or 'keep' (give them the index n, the vocabulary's size, "
+        "which no fitted id has, so ALS's coldStartStrategy treats them as unknown).",
         typeConverter=TypeConverters.toString,
     )
 
@@ -145,7 +145,8 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, DefaultParamsRead
         Several id columns, each with a vocabulary of its own, and their index columns.
     handleInvalid : str, default 'error'
         Ids unseen at fit time and null ids at transform time: 'error', 'skip' or 'keep'
-        (null index).
+        (index n, the vocabulary's size, as StringIndexer does; ALS, which has not seen it,
+        treats it as a cold-start id).
     orderType : str, default 'frequencyDesc'
         'frequencyDesc', 'frequencyAsc', 'valueAsc' or 'valueDesc'.
 
@@ -197,7 +198,7 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, DefaultParamsRead
     +----+----+--------+--------+
     |user|song|user_idx|song_idx|
     +----+----+--------+--------+
-    | dee|  s1|    NULL|       0|
+    | dee|  s1|       3|       0|
     +----+----+--------+--------+
     <BLANKLINE>
     >>> indexer.save(temp_path + "/id-indexer")
@@ -315,7 +316,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
       ``spark.sql.autoBroadcastJoinThreshold``. With ``handleInvalid='error'`` it first runs one
       Spark job that counts ids unseen at fit time and null ids, and raises ``ValueError`` naming
       the column, the counts and a few examples.
-    - Rows are never dropped unless ``handleInvalid='skip'``.
+    - Rows are never dropped unless ``handleInvalid='skip'``; ``'keep'`` gives unseen and null
+      ids the index n (the vocabulary's size), which ALS has never seen, so its
+      ``coldStartStrategy`` handles them ('drop' or NaN).
     - :py:meth:`decode` maps index columns back to the original ids, with their original type,
       also inside arrays of structs such as ``ALSModel.recommendForAllUsers`` output.
     - Saved as JSON metadata (params, vocabulary sizes) plus one Parquet vocabulary per column.
@@ -414,7 +417,13 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             result = result.join(
                 self._lookup(dataset, i, key, out, by_value=True), col(name) == F.col(key), how
             ).drop(key)
-        return result.select(*[col(c) for c in dataset.columns], *[col(c) for c in outs])
+        # 'keep': unseen and null ids get index n, which ALS never saw (Spark 4's ALS rejects
+        # null ids, so a null index would fail there instead of reaching coldStartStrategy)
+        indices = [
+            F.coalesce(col(out), F.lit(self._sizes[i])).alias(out) if mode == "keep" else col(out)
+            for i, out in enumerate(outs)
+        ]
+        return result.select(*[col(c) for c in dataset.columns], *indices)
 
     def _raiseOnInvalid(self, dataset: DataFrame, ins: List[str]) -> None:
         """One job counting, per column, rows whose id is null or unseen at fit time."""
@@ -450,7 +459,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             raise ValueError(
                 f"{V.stage_name(self)}: {self._inputParam()} '{name}' has {unseen} row(s) with "
                 f"{stats['d']} id(s) unseen at fit time (e.g. {examples}) and {nulls} null id(s); "
-                "set handleInvalid='skip' to drop those rows or 'keep' to give them a null index"
+                "set handleInvalid='skip' to drop those rows or 'keep' to give them the index n"
             )
 
     # -- decode ----------------------------------------------------------------------------
@@ -462,8 +471,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         id column (named like its input column, at the same position). An array-of-structs
         column whose structs have a field named like an output column, such as the
         ``recommendations`` column of ``ALSModel.recommendForAllUsers``, gets that field
-        decoded and renamed the same way, with the array's order kept. Null indices decode to
-        null; indices outside the vocabulary raise ``ValueError`` (one Spark job checks them).
+        decoded and renamed the same way, with the array's order kept. Null indices and the
+        index n that ``handleInvalid='keep'`` gives decode to null; indices outside [0, n] raise
+        ``ValueError`` (one Spark job checks them).
 
         Parameters
         ----------
@@ -543,9 +553,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{fieldName}'", i))
         row = dataset.agg(*exprs).first()
         for lo, hi, what, i in checks:
-            if row[lo] is not None and (row[lo] < 0 or row[hi] >= self._sizes[i]):
+            if row[lo] is not None and (row[lo] < 0 or row[hi] > self._sizes[i]):
                 raise ValueError(
-                    f"{stage}: {self._outputParam()} {what} has indices outside [0, {self._sizes[i]}): "
+                    f"{stage}: {self._outputParam()} {what} has indices outside [0, {self._sizes[i]}]: "
                     f"found min {row[lo]}, max {row[hi]}"
                 )
 

@@ -166,12 +166,24 @@ def test_unseen_skip_drops_exactly_invalid_rows(fitted, unseen):
     assertDataFrameEqual(out, [("ann", "s1", 0, 1)], checkRowOrder=False)
 
 
-def test_unseen_keep_gives_null_index(fitted, unseen):
+def test_unseen_keep_gives_index_n(fitted, unseen):
     out = fitted.setHandleInvalid("keep").transform(unseen)
-    expected = [("ann", "s1", 0, 1), ("zed", "s1", None, 1), ("zed", "s2", None, 0), ("yan", "s9", None, None),
-                (None, "s2", None, 0)]
+    # 4 users and 3 songs were fitted: unseen and null ids get 4 and 3
+    expected = [("ann", "s1", 0, 1), ("zed", "s1", 4, 1), ("zed", "s2", 4, 0), ("yan", "s9", 4, 3),
+                (None, "s2", 4, 0)]
     assertDataFrameEqual(out, expected, checkRowOrder=False)
     assert out.count() == unseen.count()
+    back = fitted.decode(out.drop("user", "song"))
+    assertDataFrameEqual(back, [("ann", "s1"), (None, "s1"), (None, "s2"), (None, None), (None, "s2")],
+                         checkRowOrder=False)
+
+
+def test_keep_reaches_als_cold_start(fitted, plays, unseen):
+    indexed = fitted.transform(plays).withColumn("rating", F.lit(1.0))
+    als = ALS(userCol="user_idx", itemCol="song_idx", rank=2, maxIter=2, seed=1, numUserBlocks=1, numItemBlocks=1,
+              coldStartStrategy="drop").fit(indexed)
+    scored = als.transform(fitted.setHandleInvalid("keep").transform(unseen))
+    assert [(r.user, r.song) for r in scored.collect()] == [("ann", "s1")]
 
 
 def test_integral_types_may_differ_between_fit_and_transform(spark):
@@ -285,11 +297,11 @@ def test_decode_als_recommend_for_user_subset(fitted, plays):
 
 
 def test_decode_out_of_range(fitted, spark):
-    df = spark.createDataFrame([(0,), (4,)], "user_idx int")
-    with pytest.raises(ValueError, match=r"IdIndexerModel.decode: outputCols 'user_idx' has indices outside \[0, 4\): found min 0, max 4"):
+    df = spark.createDataFrame([(0,), (5,)], "user_idx int")
+    with pytest.raises(ValueError, match=r"IdIndexerModel.decode: outputCols 'user_idx' has indices outside \[0, 4\]: found min 0, max 5"):
         fitted.decode(df)
     nested = spark.createDataFrame([([(-1, 1.0)],)], "recs array<struct<song_idx: int, rating: float>>")
-    with pytest.raises(ValueError, match=r"outputCols 'recs.song_idx' has indices outside \[0, 3\): found min -1"):
+    with pytest.raises(ValueError, match=r"outputCols 'recs.song_idx' has indices outside \[0, 3\]: found min -1"):
         fitted.decode(nested)
 
 
