@@ -7,6 +7,16 @@ stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.
 
 from spark_recs._version import __version__
 from spark_recs.binary import BinaryRater
+from spark_recs.datasets import (
+    download_movielens,
+    interaction_stats,
+    load_interactions,
+    load_movielens,
+    load_movielens_100k,
+    load_taste_profile,
+    synthetic_ratings,
+    wide_to_long,
+)
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.recommend import recommend_for_users
@@ -25,6 +35,14 @@ __all__ = [
     "RankingMetricsEvaluator",
     "ROEMEvaluator",
     "ZeroFiller",
+    "download_movielens",
+    "interaction_stats",
+    "load_interactions",
+    "load_movielens",
+    "load_movielens_100k",
+    "load_taste_profile",
     "recommend_for_users",
+    "synthetic_ratings",
     "train_test_split_per_user",
+    "wide_to_long",
 ]

@@ -1,0 +1,122 @@
+"""The spark-recs command, run in-process on the test session (and once as a subprocess)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from spark_recs.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def plays_csv(tmp_path_factory, spark_session):
+    from spark_recs.datasets import synthetic_ratings
+
+    ratings, _ = synthetic_ratings(spark_session, numUsers=40, numItems=60, numRatings=800, kind="implicit", seed=3)
+    path = str(tmp_path_factory.mktemp("data") / "plays.csv")
+    ratings.toPandas().rename(columns={"user": "listener", "item": "track", "rating": "count"}).to_csv(path, index=False)
+    return path
+
+
+def test_stats_on_a_csv_with_column_mapping(capsys, plays_csv):
+    code, out, _ = run(capsys, "stats", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
+                       "--rating-col", "count")
+    assert code == 0
+    stats = json.loads(out)
+    assert stats["users"] == 40 and stats["rows"] > 700 and 0 < stats["sparsity"] < 1
+
+
+def test_tune_then_recommend(capsys, plays_csv, tmp_path):
+    out_dir = str(tmp_path / "tuned")
+    code, out, err = run(capsys, "tune", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
+                         "--rating-col", "count", "--feedback", "implicit", "--ranks", "2,4", "--reg-params", "0.1",
+                         "--alphas", "5", "--max-iter", "3", "--folds", "2", "--metric", "precision", "--k", "5",
+                         "--out", out_dir)
+    assert code == 0, err
+    assert json.loads(out)["metric"] == "precisionAtK@5"
+    assert "fit 5/5" in err and "left" in err  # 2 grid points x 2 folds + the refit
+    metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
+    assert len(metrics["grid"]) == 2 and metrics["larger_is_better"] is True
+    lines = open(os.path.join(out_dir, "grid.csv")).read().splitlines()
+    assert lines[0].split(",")[0] in ("rank", "regParam", "alpha") and len(lines) == 3
+    assert os.path.isdir(os.path.join(out_dir, "model")) and os.path.isdir(os.path.join(out_dir, "rated"))
+    with open(os.path.join(out_dir, "grid.png"), "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "user_00,user_07", "--n", "3")
+    assert code == 0, err
+    rows = out.strip().splitlines()
+    assert rows[0].split() == ["user", "rank", "item", "score"]
+    assert len(rows) == 1 + 2 * 3 and {r.split()[0] for r in rows[1:]} == {"user_00", "user_07"}
+
+    code, _, err = run(capsys, "recommend", "--model", out_dir, "--users", "nobody")
+    assert code == 2 and err.strip().startswith("spark-recs: error: recommend_for_users: users ['nobody']")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["frobnicate"], "spark-recs: argument command: invalid choice"),
+        (["tune", "--out", "x", "--folds", "1"], "--folds must be >= 2"),
+        (["tune", "--out", "x", "--ranks", "a,b"], "expected comma-separated numbers"),
+        (["stats", "--input", "/no/such/file.csv"], "spark-recs: error: "),
+        (["stats", "--loader", "movielens"], "--loader movielens needs --input PATH"),
+        (["recommend", "--model", "/no/such/dir", "--users", "a"], "--model /no/such/dir: no such directory"),
+        (["stats", "--conf", "novalue"], "--conf takes KEY=VALUE"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert "at org.apache" not in err and "Traceback" not in err
+
+
+def test_module_entry_point_help():
+    done = subprocess.run([sys.executable, "-m", "spark_recs", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("demo", "stats", "tune", "recommend"):
+        assert command in done.stdout
+
+
+def test_demo_quick_prints_the_whole_workflow(capsys):
+    code, out, err = run(capsys, "demo", "--quick")
+    assert code == 0, err
+    for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
+                     "== implicit feedback", "cross-validated ROEM", "held-out precision@10: ALS",
+                     "most-popular", "top-5 for", "demo finished in"):
+        assert expected in out, expected
+    assert "fit 7/7" in err  # progress: 2 grid points x 3 folds + the refit, per feedback kind
+    titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
+    assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
+
+
+def test_runs_under_spark_submit(plays_csv):
+    import shutil
+
+    import spark_recs
+
+    submit = shutil.which("spark-submit", path=os.path.dirname(sys.executable)) or shutil.which("spark-submit")
+    assert submit, "pyspark installs spark-submit beside python"
+    import pyspark
+
+    entry = os.path.join(os.path.dirname(spark_recs.__file__), "__main__.py")
+    env = dict(os.environ, SPARK_HOME=os.path.dirname(pyspark.__file__), PYSPARK_PYTHON=sys.executable,
+               PYSPARK_DRIVER_PYTHON=sys.executable)
+    done = subprocess.run(
+        [submit, "--master", "local[1]", "--conf", "spark.ui.enabled=false", entry, "stats", "--input", plays_csv,
+         "--user-col", "listener", "--item-col", "track", "--rating-col", "count"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["users"] == 40
