@@ -407,7 +407,7 @@ def _top_k(rows: DataFrame, order: Column, k: int, bounded_aggregate: bool) -> T
 def _full_ranking(rows: DataFrame, order: Column) -> Tuple[DataFrame, Column]:
     """Per user: the relevance flags of all its rows in rank order, and counts."""
     per_user = rows.groupBy(_U).agg(
-        F.array_sort(F.collect_list(F.struct(order.alias("o"), F.col(_REL).alias("rel")))).alias("all"),
+        F.sort_array(F.collect_list(F.struct(order.alias("o"), F.col(_REL).alias("rel")))).alias("all"),
         *_per_user_counts(rows),
     )
     return per_user, F.transform(F.col("all"), lambda x: x["rel"])

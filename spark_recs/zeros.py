@@ -411,7 +411,7 @@ class ZeroFiller(
     @staticmethod
     def _full_zeros(observed: DataFrame, n_items: int) -> DataFrame:
         """(user, index) of every unobserved pair, from the gaps between observed indices."""
-        per_user = observed.groupBy(_U).agg(F.array_sort(F.collect_list(_IDX)).alias(_OBS))
+        per_user = observed.groupBy(_U).agg(F.sort_array(F.collect_list(_IDX)).alias(_OBS))
         obs = F.col(_OBS)
 
         def gap(k: Column) -> Column:
