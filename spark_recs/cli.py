@@ -194,6 +194,7 @@ def tune(
     parallelism: int,
     label: str = "tune",
     prepared: bool = False,
+    blocks: int = 4,
 ) -> Dict[str, Any]:
     """Per-user folds, CrossValidator over the grid, refit of the best; returns what was learned."""
     from pyspark.ml.recommendation import ALS
@@ -205,7 +206,7 @@ def tune(
     data = PerUserFolds(numFolds=folds, seed=seed).transform(data).cache()
     indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep")
     common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-                  coldStartStrategy="drop")
+                  coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
     builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
     if feedback != "explicit":
@@ -301,7 +302,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     result = tune(
         spark, df, feedback=args.feedback, ranks=_ints(args.ranks), regParams=_floats(args.reg_params),
         alphas=_floats(args.alphas), maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k,
-        threshold=args.threshold, seed=args.seed, parallelism=args.parallelism,
+        threshold=args.threshold, seed=args.seed, parallelism=args.parallelism, blocks=args.blocks,
     )
     _write_outputs(args.out, result, df, {"feedback": args.feedback, "folds": args.folds})
     if items is not None:
@@ -416,6 +417,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--alphas", default="10", help="implicit/binary: confidence scales")
     p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--blocks", type=int, default=4, help="ALS numUserBlocks and numItemBlocks (Spark's default is 10)")
     p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
     p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
     p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")
