@@ -40,7 +40,7 @@ def _stats(title: str, df: DataFrame, out: Callable[[str], None]) -> None:
         f"{s['rating']['min']:g}..{s['rating']['max']:g} (mean {s['rating']['mean']:.2f})")
 
 
-def _top5(model: Any, users: list, rated: DataFrame, items: DataFrame, out: Callable[[str], None]) -> None:
+def _top5(model: Any, users: list, rated: DataFrame, items: DataFrame) -> None:
     recs = recommend_for_users(model, users, n=5, rated=rated, titles=items.select("item", "title"))
     rows = recs.collect()
     _print_table(rows, recs.columns)
@@ -77,7 +77,7 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     figures["explicit"] = {"best": result["best"], "test_rmse": test_rmse, "baseline_rmse": base_rmse}
     named = [r["user"] for r in ratings.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (rated items left out):")
-    _top5(result["model"], named, ratings, items, out)
+    _top5(result["model"], named, ratings, items)
 
     # -- implicit: play counts, ROEM and precision@10 -------------------------------------
     out("\n== implicit feedback: play counts ==")
@@ -106,7 +106,7 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     figures["implicit"] = implicit
     named = [r["user"] for r in plays.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (played items left out):")
-    _top5(result["model"], named, plays, songs, out)
+    _top5(result["model"], named, plays, songs)
     figures["seconds"] = time.monotonic() - start
     out(f"\ndemo finished in {figures['seconds']:.0f} s")
     ratings.unpersist()

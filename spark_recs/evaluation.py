@@ -225,7 +225,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, Defau
             F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
             F.sum(r).alias("rsum"),
             F.count(F.when(r < 0, 1)).alias("negative"),
-            *[e.alias(k) for k, e in _check_counts(rows, False).items() if k != "rows"],
+            F.count(F.when(r.isNull(), 1)).alias("null_ratings"),
         )
         preds, n = F.col("preds"), F.col("n")
         if average:

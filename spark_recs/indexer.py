@@ -429,9 +429,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         """One job counting, per column, rows whose id is null or unseen at fit time."""
         probe = dataset.select(*[col(c).alias(f"__spark_recs_in_{i}") for i, c in enumerate(ins)])
         for i in range(len(ins)):
+            # the looked-up index is never null for a vocabulary row: null means unseen
             key, flag = f"__spark_recs_key_{i}", f"__spark_recs_seen_{i}"
-            side = self._vocabularies[i].select(F.col(VALUE).alias(key), F.lit(True).alias(flag))
-            side = F.broadcast(side) if self._broadcastable(dataset, i) else side
+            side = self._lookup(dataset, i, key, flag, by_value=True)
             probe = probe.join(side, F.col(f"__spark_recs_in_{i}") == F.col(key), "left").drop(key)
         counts = probe.agg(
             *[
