@@ -4,13 +4,17 @@
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.feature import StringIndexer
+from pyspark.ml.recommendation import ALS
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_recs import (
     BinaryRater,
     IdIndexer,
+    ImplicitALS,
     PrecisionAtKEvaluator,
     RankingMetricsEvaluator,
     ROEMEvaluator,
@@ -29,7 +33,8 @@ RANKING = {
     "map": "meanAveragePrecision",
 }
 
-ALL_CASES = ["roem", *RANKING, "zeros", "zeros_smj", "zeros_sample", "ids", "binarize"]
+ALL_CASES = ["roem", *RANKING, "zeros", "zeros_smj", "zeros_sample", "ids", "binarize", "implicit_cv"]
+CV_SIZES = ("XS", "S")  # implicit_cv runs at these sizes only (its target is set at S)
 
 
 @dataclass
@@ -177,7 +182,51 @@ def build(inp: Inputs) -> Dict[str, Case]:
         },
         check=lambda: _check_binary(inp),
     )
+    if inp.size_name in CV_SIZES:
+        grid_rows = preds.select("user", "item", "rating")
+        cases["implicit_cv"] = Case(
+            "implicit_cv",
+            "CrossValidator(ImplicitALS, ROEMEvaluator) vs CrossValidator(ALS(implicitPrefs=True), "
+            "course ROEM) on the same zero-filled data, grid and folds",
+            {
+                "ours": lambda: _cross_validate(grid_rows, ours=True)[1],
+                "naive": lambda: _cross_validate(grid_rows, ours=False)[1],
+            },
+            check=lambda: _check_cv(grid_rows),
+        )
     return cases
+
+
+class CourseROEM(Evaluator):
+    """The course's ROEM recipe as an Evaluator, the way a course user plugs it into CV."""
+
+    def _evaluate(self, dataset: DataFrame) -> float:
+        return course_roem(dataset)
+
+    def isLargerBetter(self) -> bool:
+        return False
+
+
+def _cross_validate(df: DataFrame, ours: bool) -> Any:
+    """rank x alpha grid, 2 folds: ImplicitALS fits on the positives only; ALS on every row."""
+    common = dict(userCol="user", itemCol="item", ratingCol="rating", maxIter=5, regParam=0.1, seed=1,
+                  coldStartStrategy="drop", numUserBlocks=2, numItemBlocks=2)
+    als = ImplicitALS(**common) if ours else ALS(implicitPrefs=True, **common)
+    grid = ParamGridBuilder().addGrid(als.rank, [4, 8]).addGrid(als.alpha, [1.0, 10.0]).build()
+    evaluator = ROEMEvaluator() if ours else CourseROEM()
+    model = CrossValidator(estimator=als, estimatorParamMaps=grid, evaluator=evaluator, numFolds=2,
+                           seed=3, parallelism=1).fit(df)
+    best = min(range(len(grid)), key=lambda i: model.avgMetrics[i])
+    return [{p.name: v for p, v in grid[best].items()}, list(model.avgMetrics)], min(model.avgMetrics)
+
+
+def _check_cv(df: DataFrame) -> Dict[str, Any]:
+    (ours_best, ours_metrics), _ = _cross_validate(df, ours=True)
+    (naive_best, naive_metrics), _ = _cross_validate(df, ours=False)
+    # the factors agree to float precision, not bit for bit: ALS sees the rows in another order
+    close = all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(ours_metrics, naive_metrics))
+    return {"ok": ours_best == naive_best and close, "ours_best": ours_best, "naive_best": naive_best,
+            "ours_avg_metrics": ours_metrics, "naive_avg_metrics": naive_metrics}
 
 
 # -- correctness checks (untimed) ---------------------------------------------------------------
