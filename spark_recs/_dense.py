@@ -70,3 +70,17 @@ def dense_index(
     offset = F.element_at(F.array(*[F.lit(o) for o in offsets]).cast("array<bigint>"), part + 1)
     frame = tagged.withColumn(INDEX, (offset + position).cast("int")).drop(_MID)
     return DenseIndex(frame=frame, size=size, totals=totals)
+
+
+#: Up to this many rows, ``small_dense_index`` numbers them in one sorted partition.
+SMALL = 1_000_000
+
+
+def small_dense_index(df: DataFrame, order: Sequence[Column], size: int) -> DenseIndex:
+    """``dense_index`` for at most ``SMALL`` rows whose count is already known: one sorted
+    partition numbered by ``monotonically_increasing_id`` (= position there), lazily, with no
+    job of its own. The order must be total, so a recomputation gives the same indices."""
+    frame = df.repartition(1).sortWithinPartitions(*order).withColumn(
+        INDEX, F.monotonically_increasing_id().cast("int")
+    )
+    return DenseIndex(frame=frame, size=size)

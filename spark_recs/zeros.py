@@ -13,7 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DoubleType, FloatType
 
-from spark_recs._dense import INDEX, dense_index
+from spark_recs._dense import INDEX, SMALL, dense_index, small_dense_index
 from spark_recs._validation import (
     column,
     is_atomic_id,
@@ -370,7 +370,11 @@ class ZeroFiller(
             agg = F.sum(_R) if mode == "sum" else F.max(_R)
             df = df.groupBy(_U, _I).agg(agg.cast(rating_type).alias(_R))
 
-        vocab = dense_index(df.select(_I).distinct(), order=[F.col(_I).asc()])
+        distinct_items, by_value = df.select(_I).distinct(), [F.col(_I).asc()]
+        if items <= SMALL:  # the usual case (the index is broadcast below): no extra job
+            vocab = small_dense_index(distinct_items, by_value, items)
+        else:
+            vocab = dense_index(distinct_items, by_value)
         n_items = vocab.size
         items_by_index = F.broadcast(vocab.frame.withColumnRenamed(INDEX, _IDX))
         observed = df.join(items_by_index, on=_I).select(_U, _I, _R, _IDX)
