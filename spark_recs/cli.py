@@ -85,13 +85,6 @@ def _reporting_pipeline(stages: List[Any], progress: Progress) -> Any:
     return ReportingPipeline(stages=stages)
 
 
-def _plain_pipeline(model: Any) -> Any:
-    """The fitted model as a plain PipelineModel (what is saved)."""
-    from pyspark.ml import PipelineModel
-
-    return PipelineModel(stages=model.stages)
-
-
 # -- data -------------------------------------------------------------------------------------
 
 
@@ -197,14 +190,18 @@ def tune(
     blocks: int = 4,
 ) -> Dict[str, Any]:
     """Per-user folds, CrossValidator over the grid, refit of the best; returns what was learned."""
+    from pyspark.ml import PipelineModel
     from pyspark.ml.recommendation import ALS
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
     from spark_recs import IdIndexer, ImplicitALS, PerUserFolds
 
     data = df if prepared else prepare(df, feedback, threshold)
-    data = PerUserFolds(numFolds=folds, seed=seed).transform(data).cache()
-    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep")
+    # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
+    # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
+    # fold still has no ALS factor there (coldStartStrategy drops it, as before).
+    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep").fit(data)
+    data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
     common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
                   coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
@@ -215,14 +212,14 @@ def tune(
     evaluator, metric_name = _evaluator(feedback, metric, k)
     progress = Progress(len(grid) * folds + 1, label)
     cv = CrossValidator(
-        estimator=_reporting_pipeline([indexer, als], progress), estimatorParamMaps=grid, evaluator=evaluator,
+        estimator=_reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
         numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
     )
     cv_model = cv.fit(data)
     points = []
     for params, value in zip(grid, cv_model.avgMetrics):
         points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = _plain_pipeline(cv_model.bestModel)
+    best = PipelineModel(stages=[indexer, *cv_model.bestModel.stages])
     data.unpersist()
     chosen = points[int(max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * (1 if evaluator.isLargerBetter() else -1)))]
     return {"model": best, "grid": points, "metric": metric_name, "best": chosen, "evaluator": evaluator,
