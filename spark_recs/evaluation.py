@@ -136,16 +136,10 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, Defau
     With the defaults this equals the course recipe ``PERCENT_RANK() OVER (PARTITION BY user
     ORDER BY prediction DESC)`` exactly, ties included. 0.5 is what random ranking gives.
 
-    How it runs: a zero rating adds nothing to the numerator, so only the positions of rated
-    rows are needed, and a position counts the user's rows ranked strictly above. Turned
-    around: each row adds the rating weight of the user's rated rows ranked strictly below it.
-    So the rated rows alone (few, in implicit data) are gathered per user into a sorted array
-    of their distinct predictions with the weight below each, broadcast, and every row finds
-    its place among its user's rated predictions (``sort_array`` + ``array_position``) and adds
-    one number to a per-user sum: the rows are read, never shuffled or sorted as a whole (the
-    course's ``PERCENT_RANK`` window sorts them all). A user with more than 128 distinct rated
-    predictions is ranked the other way: its rows are gathered and sorted once. One Spark
-    query; the rated rows are read in a first stage of it, so the input is read twice.
+    How it runs: a zero rating adds nothing to the numerator, so only the ranks of rated rows
+    are needed. One aggregation per user sorts the user's predictions once and finds each rated
+    row's position with ``array_position`` (the first tie, i.e. the number of strictly greater
+    predictions); the rating sum comes from the same pass. One Spark job in all.
 
     Raises ``ValueError`` when there is no row to evaluate, when the ratings sum to 0, on null
     users or ratings, and on negative ratings.
@@ -222,22 +216,45 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, Defau
         rows = self._rows(dataset, None)
         V.require_choice(self, "tieRule", self.getTieRule(), _TIE_RULES)
         average = self.getTieRule() == "average"
-        r = F.col(_R)
-        # The ranking key: ascending key = descending prediction, NaN (greatest in Spark's
-        # order) last; 0.0 - p folds -0.0 into 0.0 so equal predictions have equal keys.
-        rows = rows.select(_U, _R, F.when(F.col(_NAN), F.lit(float("nan"))).otherwise(F.lit(0.0) - F.col(_P)).alias(_KEY))
-        keys = _roem_keys(rows.where(F.coalesce(r != 0, F.lit(True))))
-        many = keys.where(F.col("m") > _ROEM_MAX_KEYS).select(_U)
-        per_user = _roem_by_keys(rows, keys, average).unionByName(
-            _roem_by_sorting(rows.join(F.broadcast(many), _U, "left_semi"), average)
+        p, r = F.col(_P), F.col(_R)
+        per_user = rows.groupBy(_U).agg(
+            # collect_list skips nulls: "preds" holds the user's non-NaN predictions
+            F.sort_array(F.collect_list(F.when(~F.col(_NAN), p)), asc=False).alias("preds"),
+            F.collect_list(F.when(r != 0, F.struct(p.alias("p"), r.alias("r")))).alias("rated"),
+            F.count(F.lit(1)).alias("n"),
+            F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
+            F.sum(r).alias("rsum"),
+            F.count(F.when(r < 0, 1)).alias("negative"),
+            F.count(F.when(r.isNull(), 1)).alias("null_ratings"),
         )
-        n = F.col("n")
+        preds, n = F.col("preds"), F.col("n")
+        if average:
+            per_user = per_user.withColumn("rpreds", F.reverse(preds))
+        size = F.size(preds)
+
+        def position(x: Column) -> Column:
+            """0-based position of a rated row: rows ranked strictly above it, plus half the
+            other rows tied with it under the 'average' rule."""
+            is_nan = F.isnan(x["p"])
+            first = F.array_position(preds, x["p"])  # 1-based first tie; x.p is in preds
+            greater = F.when(is_nan, size).otherwise(first - 1)
+            if not average:
+                return greater.cast("double")
+            last = size - F.array_position(F.col("rpreds"), x["p"]) + 1
+            ties = F.when(is_nan, F.col("n_nan")).otherwise(last - first + 1)
+            return greater + (ties - 1) / 2.0
+
+        numerator = F.aggregate(
+            F.col("rated"),
+            F.lit(0.0),
+            lambda acc, x: acc + x["r"] * position(x) / F.greatest(n - 1, F.lit(1)).cast("double"),
+        )
         totals = per_user.agg(
-            F.sum(F.when(n > 1, F.col("numerator") / (n - 1)).otherwise(0.0)).alias("numerator"),
+            F.sum(F.when(n > 1, numerator).otherwise(0.0)).alias("numerator"),
             F.sum("rsum").alias("denominator"),
             F.sum("n").alias("rows"),
             F.sum("negative").alias("negative"),
-            F.sum("null_users").alias("null_users"),
+            F.sum(F.when(F.col(_U).isNull(), n)).alias("null_users"),
             F.sum("null_ratings").alias("null_ratings"),
         ).first()
         totals = totals.asDict()
@@ -254,112 +271,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, Defau
                 "undefined without a positive rating"
             )
         return float(totals["numerator"] / totals["denominator"])
-
-
-#: Users with at most this many distinct rated predictions are ranked against their rated
-#: keys row by row (``_roem_by_keys``); users with more are ranked by sorting all their rows
-#: (``_roem_by_sorting``). Tests set it to 0 and to a large number to check both paths.
-_ROEM_MAX_KEYS = 128
-_KEY = "__key"
-
-
-def _roem_keys(rated: DataFrame) -> DataFrame:
-    """Per user with a rated (or null-rated) row: the distinct rated ranking keys ascending,
-    the rating weight at each key and above each key, and the counts the checks need."""
-    r, key = F.col(_R), F.col(_KEY)
-    per_key = rated.groupBy(_U, _KEY).agg(
-        F.sum(r).alias("w"),
-        F.count(F.when(r < 0, 1)).alias("negative"),
-        F.count(F.when(r.isNull(), 1)).alias("null_ratings"),
-    )
-    # weight of the rated keys strictly after this one (= ranked strictly below it)
-    below = Window.partitionBy(_U).orderBy(key.desc()).rowsBetween(Window.unboundedPreceding, -1)
-    per_key = per_key.withColumn("w_after", F.coalesce(F.sum("w").over(below), F.lit(0.0)))
-    entries = F.sort_array(F.collect_list(F.struct(key.alias("k"), F.col("w").alias("w"), F.col("w_after").alias("a"))))
-    per_user = per_key.groupBy(_U).agg(
-        entries.alias("entries"),
-        F.count(F.lit(1)).cast("int").alias("m"),
-        F.sum("w").alias("rsum"),
-        F.sum("negative").alias("negative"),
-        F.sum("null_ratings").alias("null_ratings"),
-    )
-    few = F.col("m") <= _ROEM_MAX_KEYS  # the arrays are only shipped for these users
-    return per_user.select(
-        _U, "m", "rsum", "negative", "null_ratings",
-        F.when(few, F.col("entries.k")).alias("keys"),
-        F.when(few, F.col("entries.w")).alias("weights"),
-        # after[c]: weight ranked strictly below a row with c rated keys at or before it
-        F.when(few, F.concat(F.array(F.col("rsum")), F.col("entries.a"))).alias("after"),
-    )
-
-
-def _roem_by_keys(rows: DataFrame, keys: DataFrame, average: bool) -> DataFrame:
-    """Per-user ROEM numerators for users with few rated keys, without shuffling their rows.
-
-    A row ranked strictly above a rated key adds that key's rating weight to the numerator
-    (its position counts the rows strictly above it), so each row adds the weight of the rated
-    keys after it: ``after[c]``, where ``c`` is the number of rated keys at or before the row's
-    key, found by sorting the row's key into the user's (few) rated keys. Under 'average', a
-    row tied with a rated key adds half that key's weight, and each key takes back half its
-    own: (ties - 1) / 2 per unit of weight. Every row reaches one per-user sum.
-    """
-    key, ks, m = F.col(_KEY), F.col("keys"), F.col("m")
-    first = F.array_position(F.sort_array(F.concat(ks, F.array(key))), key).cast("int")  # 1 + keys before
-    # indices clamped into range: ANSI element_at raises out of bounds even in an unused branch
-    tied = (first <= m) & (F.element_at(ks, F.least(first, m)) == key)
-    at_or_before = first - 1 + F.when(tied, 1).otherwise(0)
-    contribution = F.element_at(F.col("after"), at_or_before + 1)
-    if average:
-        own = F.element_at(F.col("weights"), F.greatest(at_or_before, F.lit(1)))
-        contribution = contribution + F.when(tied, own / 2.0).otherwise(0.0)
-    # rows of users with many keys are left to _roem_by_sorting; users without a rated row
-    # (no match) add nothing but their row count
-    joined = rows.join(F.broadcast(keys), _U, "left").where(F.coalesce(m <= _ROEM_MAX_KEYS, F.lit(True)))
-    has_keys = m.isNotNull()
-    per_user = joined.groupBy(_U).agg(
-        F.sum(F.when(has_keys, contribution)).alias("numerator"),
-        F.count(F.lit(1)).alias("n"),
-        F.first("rsum", ignorenulls=True).alias("rsum"),
-        F.first("negative", ignorenulls=True).alias("negative"),
-        F.first("null_ratings", ignorenulls=True).alias("null_ratings"),
-    )
-    numerator = F.coalesce(F.col("numerator"), F.lit(0.0))
-    if average:
-        numerator = numerator - F.coalesce(F.col("rsum"), F.lit(0.0)) / 2.0
-    return per_user.select(
-        _U, numerator.alias("numerator"), "n", "rsum", "negative", "null_ratings",
-        F.when(F.col(_U).isNull(), F.col("n")).otherwise(0).alias("null_users"),
-    )
-
-
-def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:
-    """Per-user ROEM numerators by sorting each user's keys once: a rated row's position is
-    the ``array_position`` of its key in the sorted keys (the first tie: keys strictly before)."""
-    r, key = F.col(_R), F.col(_KEY)
-    per_user = rows.groupBy(_U).agg(
-        F.sort_array(F.collect_list(key)).alias("sorted"),
-        F.collect_list(F.when(r != 0, F.struct(key.alias("k"), r.alias("r")))).alias("rated"),
-        F.count(F.lit(1)).alias("n"),
-        F.sum(r).alias("rsum"),
-        F.count(F.when(r < 0, 1)).alias("negative"),
-        F.count(F.when(r.isNull(), 1)).alias("null_ratings"),
-    )
-    ks = F.col("sorted")
-    if average:
-        per_user = per_user.withColumn("reversed", F.reverse(ks))
-
-    def position(x: Column) -> Column:
-        first = F.array_position(ks, x["k"])
-        if not average:
-            return (first - 1).cast("double")
-        last = F.size(ks) - F.array_position(F.col("reversed"), x["k"]) + 1
-        return (first - 1) + (last - first) / 2.0
-
-    numerator = F.aggregate(F.col("rated"), F.lit(0.0), lambda acc, x: acc + x["r"] * position(x))
-    return per_user.select(
-        _U, numerator.alias("numerator"), "n", "rsum", "negative", "null_ratings",
-        F.when(F.col(_U).isNull(), F.col("n")).otherwise(0).alias("null_users"),
-    )
 
 
 class _RankingParams(_RowEvaluatorParams, HasItemCol, HasK):

@@ -56,15 +56,7 @@ def top_k_plan(request, monkeypatch, spark):
 # -- ROEM ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["keys", "sorting", "mixed"])
-def roem_path(request, monkeypatch):
-    """ROEM's two plans: rows ranked against each user's few rated keys, or each user's rows
-    sorted (users with more than evaluation._ROEM_MAX_KEYS rated keys); 'mixed' splits users."""
-    monkeypatch.setattr(evaluation, "_ROEM_MAX_KEYS", {"keys": 10**6, "sorting": 0, "mixed": 2}[request.param])
-    return request.param
-
-
-def test_roem_equals_numpy_and_course_recipe(predictions, rows, roem_path):
+def test_roem_equals_numpy_and_course_recipe(predictions, rows):
     users, _, ratings, preds = columns(rows)
     ours = ROEMEvaluator().evaluate(predictions)
     assert ours == pytest.approx(reference.roem(users, ratings, preds), rel=1e-12, abs=1e-12)
@@ -72,7 +64,7 @@ def test_roem_equals_numpy_and_course_recipe(predictions, rows, roem_path):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_roem_average_ties_equals_numpy(spark, seed, roem_path):
+def test_roem_average_ties_equals_numpy(spark, seed):
     rows = make_rows(seed)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     users, _, ratings, preds = columns(rows)
@@ -84,7 +76,7 @@ def test_roem_average_ties_equals_numpy(spark, seed, roem_path):
 
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
-def test_roem_nan_predictions(spark, tie_rule, nan_rule, roem_path):
+def test_roem_nan_predictions(spark, tie_rule, nan_rule):
     rows = make_rows(3, nan_share=0.2)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     # null predictions count as NaN
@@ -95,7 +87,7 @@ def test_roem_nan_predictions(spark, tie_rule, nan_rule, roem_path):
     assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule, nan_rule), rel=1e-12)
 
 
-def test_roem_single_row_user_and_float_predictions(spark, roem_path):
+def test_roem_single_row_user_and_float_predictions(spark):
     df = spark.createDataFrame(
         [("a", 2, 0.5), ("b", 1, 0.9), ("b", 0, 0.9), ("b", 0, 0.1)], "user string, rating int, prediction float"
     )
