@@ -106,6 +106,19 @@ def require_distinct(stage: Any, what: str, names: Iterable[str]) -> None:
         raise ValueError(f"{stage_name(stage)}: {what} repeat {repeated}")
 
 
+def spark_error_is(error: BaseException, condition: str) -> bool:
+    """Whether a Spark error has the error class ``condition`` (``PATH_NOT_FOUND``, ...)."""
+    for getter in ("getCondition", "getErrorClass"):
+        if hasattr(error, getter):
+            try:
+                found = getattr(error, getter)()
+            except Exception:  # pragma: no cover - older PySpark
+                found = None
+            if found:
+                return found == condition
+    return condition in str(error)
+
+
 def get_param(stage: Params, name: str) -> Optional[Any]:
     """A param's value or default, ``None`` when it has neither."""
     param = stage.getParam(name)

@@ -9,7 +9,6 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -20,6 +19,7 @@ from pyspark.sql.types import (
     IntegralType,
 )
 
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
     column,
     is_numeric,
@@ -70,8 +70,8 @@ class BinaryRater(
     Transformer,
     HasInputCol,
     HasOutputCol,
-    DefaultParamsReadable["BinaryRater"],
-    DefaultParamsWritable,
+    ParamsReadable["BinaryRater"],
+    ParamsWritable,
 ):
     """Turn ratings into 1/0: 1 where the rating is greater than ``threshold``, else 0.
 

@@ -45,6 +45,7 @@ from spark_recs._validation import (
     require_column,
     require_distinct,
     require_type,
+    spark_error_is,
 )
 
 __all__ = [
@@ -580,16 +581,7 @@ def _join(path: str, name: str) -> str:
 
 
 def _is_path_not_found(e: Exception) -> bool:
-    condition = None
-    for getter in ("getCondition", "getErrorClass"):
-        if hasattr(e, getter):
-            try:
-                condition = getattr(e, getter)()
-            except Exception:  # pragma: no cover - older PySpark
-                condition = None
-            if condition:
-                break
-    return condition == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(e)
+    return spark_error_is(e, "PATH_NOT_FOUND")
 
 
 def _not_found(func: str, what: str, path: str) -> FileNotFoundError:

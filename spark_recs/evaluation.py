@@ -12,11 +12,11 @@ from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasK, HasRatingCol, HasUserCol, P
 
@@ -110,7 +110,7 @@ def _check_counts(rows: DataFrame, with_item: bool) -> Dict[str, Column]:
     return counts
 
 
-class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, DefaultParamsWritable):
+class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritable):
     """Expected percentile ranking (ROEM) of implicit-feedback predictions; lower is better.
 
     Parameters
@@ -435,7 +435,7 @@ def _precision_sum(flags: Column) -> Column:
     return F.aggregate(flags, start, step)["sum"]
 
 
-class RankingMetricsEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultParamsWritable):
+class RankingMetricsEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     """Top-k ranking metrics of Spark's ``RankingEvaluator``, computed from raw ALS output.
 
     Parameters
@@ -551,7 +551,7 @@ class RankingMetricsEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultP
         return self.getMetricName()
 
 
-class PrecisionAtKEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultParamsWritable):
+class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     """Precision at k of raw ALS output: per user, the share of the k top-ranked rows that are
     relevant, averaged over users; larger is better.
 

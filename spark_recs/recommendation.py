@@ -6,11 +6,11 @@ from typing import Any, Dict, Optional
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator
 from pyspark.ml.recommendation import ALS, ALSModel, _ALSParams
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 
 __all__ = ["ImplicitALS"]
@@ -19,7 +19,7 @@ __all__ = ["ImplicitALS"]
 _DEFAULT_SEED = zlib.crc32(b"spark_recs.recommendation.ImplicitALS")
 
 
-class ImplicitALS(Estimator[ALSModel], _ALSParams, DefaultParamsReadable, DefaultParamsWritable):
+class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritable):
     """Spark's ALS for implicit feedback, fitted without the rows whose rating is 0.
 
     In implicit ALS (Hu, Koren & Volinsky 2008, as Spark implements it) a row with rating r

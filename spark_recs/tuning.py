@@ -12,11 +12,11 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasUserCol
 
@@ -37,7 +37,7 @@ def _per_user_order(stage: Any, dataset: DataFrame, user: str, item: str, seed: 
     return position, F.count(F.lit(1)).over(by_user), F.xxhash64(s, u)
 
 
-class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, DefaultParamsReadable, DefaultParamsWritable):
+class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable, ParamsWritable):
     """Adds an integer fold column that spreads each user's rows evenly over ``numFolds`` folds.
 
     Use the column with ``CrossValidator(foldCol=..., numFolds=...)`` for per-user stratified

@@ -8,12 +8,12 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DoubleType, FloatType
 
 from spark_recs._dense import INDEX, dense_index
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
     column,
     is_atomic_id,
@@ -55,8 +55,8 @@ class ZeroFiller(
     HasItemCol,
     HasRatingCol,
     HasSeed,
-    DefaultParamsReadable,
-    DefaultParamsWritable,
+    ParamsReadable,
+    ParamsWritable,
 ):
     """Add the unobserved (user, item) pairs of implicit data, such as play counts, with rating 0.
 
