@@ -25,6 +25,7 @@ from spark_recs._validation import (
     is_numeric,
     require_choice,
     require_new_column,
+    require_param,
     require_type,
     stage_name,
 )
@@ -268,8 +269,10 @@ class BinaryRater(
         dt = require_type(self, "inputCol", input_col, dataset, is_numeric, "numeric")
         if output_col != input_col:
             require_new_column(self, "outputCol", output_col, dataset)
-        if math.isnan(threshold):
-            raise ValueError(f"{stage_name(self)}: threshold must not be NaN, found {threshold}")
+        require_param(
+            self, "threshold", threshold, not math.isnan(threshold), "not be NaN",
+            f"outputCol is 1 where inputCol '{input_col}' > threshold",
+        )
         require_choice(self, "handleInvalid", handle_invalid, _HANDLE_INVALID)
 
         rating = column(input_col)

@@ -397,7 +397,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         for i, name in enumerate(ins):
             dt = V.require_column(self, in_param, name, dataset)
             fitted = self._vocabularyType(i)
-            if dt != fitted and not (isinstance(dt, IntegralType) and isinstance(fitted, IntegralType)):
+            if not V.same_id_type(dt, fitted):
                 raise TypeError(
                     f"{V.stage_name(self)}: {in_param} '{name}' has type {dt.simpleString()} but the "
                     f"model was fit on {fitted.simpleString()}"
