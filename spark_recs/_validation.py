@@ -5,7 +5,7 @@ says what was found, e.g. ``IdIndexer: inputCol 'user' not in [a, b, c]``. Check
 only the schema: they run no Spark job.
 """
 
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Tuple
 
 from pyspark.ml.param import Params
 from pyspark.sql import Column, DataFrame
@@ -67,6 +67,11 @@ def is_integral(dt: DataType) -> bool:
     return isinstance(dt, IntegralType)
 
 
+def same_id_type(a: DataType, b: DataType) -> bool:
+    """Ids of types ``a`` and ``b`` match without a cast: equal types, or both integral."""
+    return a == b or (is_integral(a) and is_integral(b))
+
+
 def is_atomic_id(dt: DataType) -> bool:
     """Types an id column may have: any atomic type (string, integral, decimal, date, ...)."""
     return isinstance(dt, AtomicType) and not isinstance(dt, (ArrayType, MapType, StructType))
@@ -104,6 +109,39 @@ def require_distinct(stage: Any, what: str, names: Iterable[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"{stage_name(stage)}: {what} repeat {repeated}")
+
+
+def named(*pairs: Tuple[str, str]) -> str:
+    """Params and their columns as messages name them: ``userCol 'user', itemCol 'item'``."""
+    return ", ".join(f"{param} '{col}'" for param, col in pairs)
+
+
+def require_param(stage: Any, param: str, value: Any, ok: bool, rule: str, about: str) -> None:
+    """Raise ``ValueError`` unless ``ok``: a param's value is out of range.
+
+    ``rule`` completes "must ...", ``about`` names the column the param acts on, e.g.
+    ``PrecisionAtKEvaluator: k must be >= 1, found 0 (top-ranked rows per userCol 'user')``.
+    """
+    if not ok:
+        raise ValueError(f"{stage_name(stage)}: {param} must {rule}, found {value!r} ({about})")
+
+
+def empty_input(stage: Any, *pairs: Tuple[str, str]) -> ValueError:
+    """The error for an input DataFrame without rows, naming the params and their columns."""
+    return ValueError(f"{stage_name(stage)}: {named(*pairs)}: the input DataFrame is empty")
+
+
+def spark_error_is(error: BaseException, condition: str) -> bool:
+    """Whether a Spark error has the error class ``condition`` (``PATH_NOT_FOUND``, ...)."""
+    for getter in ("getCondition", "getErrorClass"):
+        if hasattr(error, getter):
+            try:
+                found = getattr(error, getter)()
+            except Exception:  # pragma: no cover - older PySpark
+                found = None
+            if found:
+                return found == condition
+    return condition in str(error)
 
 
 def get_param(stage: Params, name: str) -> Optional[Any]:

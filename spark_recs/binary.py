@@ -9,7 +9,6 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -20,11 +19,13 @@ from pyspark.sql.types import (
     IntegralType,
 )
 
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
     column,
     is_numeric,
     require_choice,
     require_new_column,
+    require_param,
     require_type,
     stage_name,
 )
@@ -70,8 +71,8 @@ class BinaryRater(
     Transformer,
     HasInputCol,
     HasOutputCol,
-    DefaultParamsReadable["BinaryRater"],
-    DefaultParamsWritable,
+    ParamsReadable["BinaryRater"],
+    ParamsWritable,
 ):
     """Turn ratings into 1/0: 1 where the rating is greater than ``threshold``, else 0.
 
@@ -268,8 +269,10 @@ class BinaryRater(
         dt = require_type(self, "inputCol", input_col, dataset, is_numeric, "numeric")
         if output_col != input_col:
             require_new_column(self, "outputCol", output_col, dataset)
-        if math.isnan(threshold):
-            raise ValueError(f"{stage_name(self)}: threshold must not be NaN, found {threshold}")
+        require_param(
+            self, "threshold", threshold, not math.isnan(threshold), "not be NaN",
+            f"outputCol is 1 where inputCol '{input_col}' > threshold",
+        )
         require_choice(self, "handleInvalid", handle_invalid, _HANDLE_INVALID)
 
         rating = column(input_col)

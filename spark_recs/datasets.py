@@ -39,12 +39,14 @@ from pyspark.sql.types import (
 
 from spark_recs._validation import (
     column,
+    empty_input,
     is_atomic_id,
     is_numeric,
     require_choice,
     require_column,
     require_distinct,
     require_type,
+    spark_error_is,
 )
 
 __all__ = [
@@ -580,16 +582,7 @@ def _join(path: str, name: str) -> str:
 
 
 def _is_path_not_found(e: Exception) -> bool:
-    condition = None
-    for getter in ("getCondition", "getErrorClass"):
-        if hasattr(e, getter):
-            try:
-                condition = getattr(e, getter)()
-            except Exception:  # pragma: no cover - older PySpark
-                condition = None
-            if condition:
-                break
-    return condition == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(e)
+    return spark_error_is(e, "PATH_NOT_FOUND")
 
 
 def _not_found(func: str, what: str, path: str) -> FileNotFoundError:
@@ -612,13 +605,15 @@ def _read_checked_csv(
     encoding: str = "UTF-8",
     quoted: bool = True,
     required: Optional[Sequence[str]] = None,
+    nonnegative: Sequence[str] = (),
 ) -> DataFrame:
     """Read a CSV-like file with an explicit schema after checking that it fits the schema.
 
     ``header`` is the exact first line the file must have (None: no header line). The check
     is one aggregation job over the whole file (plus one tiny job reading the first line when
     there is a header): every line must split into exactly the schema's fields, each field
-    must parse as its type, and the ``required`` columns (default: all) must not be empty.
+    must parse as its type, the ``required`` columns (default: all) must not be empty, and the
+    ``nonnegative`` ones must not be negative.
     """
     options: Dict[str, Any] = {"sep": sep, "encoding": encoding, "header": header is not None}
     if quoted:
@@ -644,6 +639,8 @@ def _read_checked_csv(
         # Every column is referenced, so the parser checks every field of every line.
         aggs = [F.count(F.lit(1)).alias("rows"), F.count(F.col(_CORRUPT)).alias("bad"), F.min(_CORRUPT).alias("example")]
         aggs += [F.count(column(n)).alias(f"n{k}") for k, n in enumerate(names)]
+        aggs += [F.count(F.when(column(n) < 0, 1)).alias(f"neg{n}") for n in nonnegative]
+        aggs += [F.min(column(n)).alias(f"min{n}") for n in nonnegative]
         stats = raw.agg(*aggs).first()
     except AnalysisException as e:
         if _is_path_not_found(e):
@@ -662,6 +659,12 @@ def _read_checked_csv(
         missing = rows - stats[f"n{k}"]
         if n in required and missing:
             raise ValueError(f"{func}: field '{n}' is empty in {missing} of {rows} lines of {what} '{path}'")
+    for n in nonnegative:
+        if stats[f"neg{n}"]:
+            raise ValueError(
+                f"{func}: field '{n}' is negative in {stats[f'neg{n}']} of {rows} lines of {what} '{path}' "
+                f"(the least is {stats[f'min{n}']}); it must be >= 0"
+            )
     return spark.read.csv(path, schema=schema, mode="FAILFAST", **options)
 
 
@@ -856,8 +859,8 @@ def load_taste_profile(spark: SparkSession, path: PathLike) -> DataFrame:
     FileNotFoundError
         When ``path`` is missing.
     ValueError
-        When a line is not three tab-separated fields with an integer play count, or a field
-        is empty.
+        When a line is not three tab-separated fields with an integer play count, a field
+        is empty, or a play count is negative.
 
     Notes
     -----
@@ -880,7 +883,9 @@ def load_taste_profile(spark: SparkSession, path: PathLike) -> DataFrame:
     """
     func = "load_taste_profile"
     path = _path_text(path, func)
-    return _read_checked_csv(spark, func, "triplets file", path, _TASTE, sep="\t", quoted=False)
+    return _read_checked_csv(
+        spark, func, "triplets file", path, _TASTE, sep="\t", quoted=False, nonnegative=["plays"]
+    )
 
 
 def _infer_format(func: str, path: str) -> str:
@@ -994,7 +999,14 @@ def load_interactions(
 
 
 def _load_parquet_interactions(spark: SparkSession, func: str, path: str, mapped: List[Tuple[str, str]]) -> DataFrame:
-    df = spark.read.parquet(path)
+    try:
+        df = spark.read.parquet(path)
+    except AnalysisException:
+        raise  # a missing path: the caller says so
+    except Exception:  # Spark's "not a Parquet file" comes as a bare Java error
+        raise ValueError(
+            f"{func}: '{path}' does not read as Parquet (format='parquet'); pass format='csv' for a CSV file"
+        ) from None
     for param, name in mapped:
         require_column(func, param, name, df)
     require_type(func, "user", mapped[0][1], df, is_atomic_id, "an atomic type")
@@ -1441,7 +1453,7 @@ def interaction_stats(
         .collect()
     }
     if not summary:
-        raise ValueError(f"{func}: the DataFrame has no rows")
+        raise empty_input(func, ("userCol", userCol), ("itemCol", itemCol))
     for param, col, key in (("userCol", userCol, "user"), ("itemCol", itemCol, "item")):
         if summary[key]["nulls"]:
             raise ValueError(f"{func}: {param} '{col}' is null in {summary[key]['nulls']} of {summary[key]['rows']} rows")

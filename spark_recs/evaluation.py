@@ -4,6 +4,10 @@ One row per (user, item) with the true rating and the prediction is all they nee
 plug into ``CrossValidator`` next to ``ALS`` where Spark's ``RankingEvaluator`` (which wants
 per-user arrays) cannot. Every metric is one Spark job of SQL expressions: no Python UDF, and
 nothing per user reaches the driver.
+
+Rows are taken as they come: a (user, item) pair with two rows is ranked twice. Null users,
+items or ratings and NaN ratings raise ``ValueError``; NaN or null predictions follow
+``nanPredictions``.
 """
 
 from typing import Any, Dict, Optional, Tuple
@@ -12,11 +16,11 @@ from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasK, HasRatingCol, HasUserCol, P
 
@@ -83,13 +87,13 @@ class _RowEvaluatorParams(HasUserCol, HasRatingCol, HasPredictionCol):
 
     def _raiseOnBadRows(self, totals: Dict[str, Any], item: Optional[str]) -> None:
         stage = V.stage_name(self)
-        for key, param, name in (
-            ("null_users", "userCol", self.getUserCol()),
-            ("null_items", "itemCol", item),
-            ("null_ratings", "ratingCol", self.getRatingCol()),
+        for key, param, name, what in (
+            ("null_users", "userCol", self.getUserCol(), "null"),
+            ("null_items", "itemCol", item, "null"),
+            ("null_ratings", "ratingCol", self.getRatingCol(), "null or NaN"),
         ):
             if totals.get(key):
-                raise ValueError(f"{stage}: {param} '{name}' has {totals[key]} null value(s)")
+                raise ValueError(f"{stage}: {param} '{name}' has {totals[key]} {what} value(s)")
         if not totals.get("rows"):
             raise ValueError(
                 f"{stage}: no rows to evaluate in predictionCol '{self.getPredictionCol()}'"
@@ -98,19 +102,24 @@ class _RowEvaluatorParams(HasUserCol, HasRatingCol, HasPredictionCol):
             )
 
 
+def _invalid_rating() -> Column:
+    """A null or NaN rating (the rating is cast to double in ``_rows``)."""
+    return F.col(_R).isNull() | F.isnan(F.col(_R))
+
+
 def _check_counts(rows: DataFrame, with_item: bool) -> Dict[str, Column]:
     """Per-user (or per-group) counts of bad values, to be summed into the evaluation's job."""
     counts = {
         "rows": F.count(F.lit(1)),
         "null_users": F.count(F.when(F.col(_U).isNull(), 1)),
-        "null_ratings": F.count(F.when(F.col(_R).isNull(), 1)),
+        "null_ratings": F.count(F.when(_invalid_rating(), 1)),
     }
     if with_item:
         counts["null_items"] = F.count(F.when(F.col(_I).isNull(), 1))
     return counts
 
 
-class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, DefaultParamsWritable):
+class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritable):
     """Expected percentile ranking (ROEM) of implicit-feedback predictions; lower is better.
 
     Parameters
@@ -225,7 +234,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, DefaultParamsReadable, Defau
             F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
             F.sum(r).alias("rsum"),
             F.count(F.when(r < 0, 1)).alias("negative"),
-            F.count(F.when(r.isNull(), 1)).alias("null_ratings"),
+            F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
         )
         preds, n = F.col("preds"), F.col("n")
         if average:
@@ -319,10 +328,11 @@ class _RankingParams(_RowEvaluatorParams, HasItemCol, HasK):
         stage = V.stage_name(self)
         rows = self._rows(dataset, self.getItemCol())
         k, threshold = self.getK(), self.getThreshold()
-        if k < 1:
-            raise ValueError(f"{stage}: k must be >= 1, found {k}")
-        if threshold != threshold:
-            raise ValueError(f"{stage}: threshold must not be NaN, found {threshold}")
+        V.require_param(self, "k", k, k >= 1, "be >= 1", f"top-ranked rows per userCol '{self.getUserCol()}'")
+        V.require_param(
+            self, "threshold", threshold, threshold == threshold, "not be NaN",
+            f"relevant when ratingCol '{self.getRatingCol()}' > threshold",
+        )
         V.require_choice(self, "noRelevantUsers", self.getNoRelevantUsers(), _NO_RELEVANT_RULES)
         rows = rows.withColumn(_REL, (F.col(_R) > F.lit(threshold)).cast("int"))
         # ranking order: prediction descending (NaN last), ties by item ascending
@@ -435,7 +445,7 @@ def _precision_sum(flags: Column) -> Column:
     return F.aggregate(flags, start, step)["sum"]
 
 
-class RankingMetricsEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultParamsWritable):
+class RankingMetricsEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     """Top-k ranking metrics of Spark's ``RankingEvaluator``, computed from raw ALS output.
 
     Parameters
@@ -551,7 +561,7 @@ class RankingMetricsEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultP
         return self.getMetricName()
 
 
-class PrecisionAtKEvaluator(_RankingEvaluator, DefaultParamsReadable, DefaultParamsWritable):
+class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     """Precision at k of raw ALS output: per user, the share of the k top-ranked rows that are
     relevant, averaged over users; larger is better.
 

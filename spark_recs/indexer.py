@@ -14,14 +14,10 @@ from pyspark.ml.param.shared import (
     HasOutputCols,
 )
 from pyspark.ml.util import (
-    DefaultParamsReadable,
-    DefaultParamsReader,
-    DefaultParamsWritable,
     DefaultParamsWriter,
     MLReadable,
     MLReader,
     MLWritable,
-    MLWriter,
 )
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -34,6 +30,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._dense import INDEX, dense_index
 from spark_recs._validation import column as col
@@ -129,7 +126,7 @@ class _IdIndexerParams(HasHandleInvalid, HasInputCol, HasOutputCol, HasInputCols
         V.require_choice(self, "orderType", self.getOrderType(), _ORDER_TYPES)
 
 
-class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, DefaultParamsReadable, DefaultParamsWritable):
+class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable, P.ParamsWritable):
     """Learns dense integer ids 0..n-1 for one or more id columns, as ALS needs them.
 
     ALS wants user and item ids that are integers in Int range; real data has string hashes,
@@ -400,7 +397,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         for i, name in enumerate(ins):
             dt = V.require_column(self, in_param, name, dataset)
             fitted = self._vocabularyType(i)
-            if dt != fitted and not (isinstance(dt, IntegralType) and isinstance(fitted, IntegralType)):
+            if not V.same_id_type(dt, fitted):
                 raise TypeError(
                     f"{V.stage_name(self)}: {in_param} '{name}' has type {dt.simpleString()} but the "
                     f"model was fit on {fitted.simpleString()}"
@@ -622,7 +619,7 @@ def _parse_bytes(text: str) -> int:
 _DATA_FORMAT = 1
 
 
-class IdIndexerModelWriter(MLWriter):
+class IdIndexerModelWriter(P.ClearSave):
     """Writes an :py:class:`IdIndexerModel`: ``metadata/`` (JSON params, as Spark's
     ``DefaultParamsWriter`` writes them, plus vocabulary sizes) and ``data/vocabulary_<i>/``
     (Parquet: ``value``, ``index``, ``count``), one per input column. No pickle."""
@@ -657,29 +654,32 @@ class IdIndexerModelReader(MLReader[IdIndexerModel]):
         self.cls = cls
 
     def load(self, path: str) -> IdIndexerModel:
-        expected = IdIndexerModel.__module__ + "." + IdIndexerModel.__name__
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-        if metadata.get("class") != expected:
-            raise ValueError(
-                f"IdIndexerModel: {path} holds a {metadata.get('class')!r}, not an {expected!r}"
-            )
+        metadata = P.load_metadata(IdIndexerModel, path, self.sparkSession)
         if metadata.get("dataFormat") != _DATA_FORMAT:
             raise ValueError(
                 f"IdIndexerModel: {path} has data format {metadata.get('dataFormat')!r}; this "
                 f"release reads format {_DATA_FORMAT}"
             )
-        sizes = [int(s) for s in metadata["vocabularySizes"]]
+        try:
+            sizes = [int(s) for s in metadata["vocabularySizes"]]
+            nbytes = [int(b) for b in metadata["vocabularyBytes"]]
+        except (KeyError, TypeError, ValueError):
+            sizes, nbytes = [], [0]
+        if not sizes or len(sizes) != len(nbytes):
+            raise ValueError(
+                f"IdIndexerModel: {path}/metadata lacks vocabularySizes and vocabularyBytes of one "
+                f"length: found {metadata.get('vocabularySizes')!r}, {metadata.get('vocabularyBytes')!r}"
+            )
         vocabularies = [
-            self.sparkSession.read.parquet(os.path.join(path, "data", f"vocabulary_{i}"))
-            for i in range(len(sizes))
+            P.read_data(IdIndexerModel, path, f"vocabulary_{i}", self.sparkSession) for i in range(len(sizes))
         ]
         for i, vocabulary in enumerate(vocabularies):
-            if vocabulary.columns != [VALUE, INDEX, COUNT]:
+            types = [f.dataType for f in vocabulary.schema.fields]
+            if vocabulary.columns != [VALUE, INDEX, COUNT] or not all(isinstance(t, IntegralType) for t in types[1:]):
                 raise ValueError(
-                    f"IdIndexerModel: {path}/data/vocabulary_{i} has columns {vocabulary.columns}, "
-                    f"expected {[VALUE, INDEX, COUNT]}"
+                    f"IdIndexerModel: {path}/data/vocabulary_{i} has schema "
+                    f"{vocabulary.schema.simpleString()}, expected value (any atomic type), index int, count bigint"
                 )
-        model = IdIndexerModel._create(vocabularies, sizes, [int(b) for b in metadata["vocabularyBytes"]])
-        model._resetUid(metadata["uid"])
-        DefaultParamsReader.getAndSetParams(model, metadata)
+        model = IdIndexerModel._create(vocabularies, sizes, nbytes)
+        P.set_params(model, metadata, path)
         return model

@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
-from spark_recs._validation import column, require_column
+from spark_recs._validation import column, require_column, require_param, same_id_type
 from spark_recs.indexer import IdIndexerModel
 
 __all__ = ["recommend_for_users"]
@@ -93,8 +93,6 @@ def recommend_for_users(
     >>> sorted((r.user, r.item) for r in recs.collect())  # rated items are left out
     [('jane', 'c'), ('jane', 'd'), ('taylor', 'b'), ('taylor', 'd')]
     """
-    if n < 1:
-        raise ValueError(f"{_NAME}: n must be >= 1, found {n}")
     als, indexer = _stages(model)
     spark = SparkSession.active() if not isinstance(users, DataFrame) else users.sparkSession
     user_idx, item_idx = als.getUserCol(), als.getItemCol()
@@ -106,6 +104,7 @@ def recommend_for_users(
             user_col, user_vocab = ins[outs.index(user_idx)], indexer._vocabularies[outs.index(user_idx)]
         if item_idx in outs:
             item_col, item_vocab = ins[outs.index(item_idx)], indexer._vocabularies[outs.index(item_idx)]
+    require_param(_NAME, "n", n, n >= 1, "be >= 1", f"items per user of userCol '{user_col}'")
     wanted = _users_frame(spark, users, user_col, user_vocab)
     uid, iid = "__spark_recs_user_idx", "__spark_recs_item_idx"
     if user_vocab is not None:
@@ -156,6 +155,12 @@ def _users_frame(spark: SparkSession, users: Union[Sequence[Any], DataFrame], us
     if isinstance(users, DataFrame):
         if len(users.columns) != 1:
             raise ValueError(f"{_NAME}: users must have one column, found {users.columns}")
+        found = users.schema.fields[0].dataType
+        if vocab is not None and not same_id_type(found, vocab.schema["value"].dataType):
+            raise TypeError(
+                f"{_NAME}: users column '{users.columns[0]}' has type {found.simpleString()}, but the "
+                f"model's userCol '{user_col}' ids are {vocab.schema['value'].dataType.simpleString()}"
+            )
         return users.select(F.col(users.columns[0]).alias(user_col)).distinct()
     ids: List[Any] = list(dict.fromkeys(users))
     if not ids:

@@ -6,20 +6,22 @@ from typing import Any, Dict, Optional
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator
 from pyspark.ml.recommendation import ALS, ALSModel, _ALSParams
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, FloatType
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 
 __all__ = ["ImplicitALS"]
 
 #: Fixed default seed: PySpark's HasSeed default, hash(class name), changes between processes.
 _DEFAULT_SEED = zlib.crc32(b"spark_recs.recommendation.ImplicitALS")
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
-class ImplicitALS(Estimator[ALSModel], _ALSParams, DefaultParamsReadable, DefaultParamsWritable):
+class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritable):
     """Spark's ALS for implicit feedback, fitted without the rows whose rating is 0.
 
     In implicit ALS (Hu, Koren & Volinsky 2008, as Spark implements it) a row with rating r
@@ -44,6 +46,11 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, DefaultParamsReadable, Defaul
       whether its predictions are NaN or dropped, as for any unseen id.
     - Negative ratings are kept: Spark gives them confidence ``alpha * |r|``.
     - With ``implicitPrefs=False`` nothing is dropped: a 0 is then a real explicit rating.
+    - ``fit`` checks its input before ALS runs: user and item ids must be numeric columns
+      (``TypeError`` otherwise), and one aggregation job checks that there are rows, that no
+      id is null, that every id is an integer in Int range (ALS casts ids to Int; map other
+      ids to 0..n-1 with :py:class:`spark_recs.IdIndexer`) and that no rating is null or NaN
+      (``ValueError`` naming the param and the column otherwise).
 
     Examples
     --------
@@ -139,8 +146,54 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, DefaultParamsReadable, Defaul
 
     def _fit(self, dataset: DataFrame) -> ALSModel:
         rating = self.getRatingCol()
-        V.require_type(self, "ratingCol", rating, dataset, V.is_numeric, "numeric")
+        self._checkInput(dataset)
         als = self._copyValues(ALS())
         if self.getImplicitPrefs():
             dataset = dataset.where(column(rating) != F.lit(0))
         return als.fit(dataset)
+
+    def _checkInput(self, dataset: DataFrame) -> None:
+        """The schema, then one aggregation job: rows, null and non-Int ids, null/NaN ratings.
+
+        ALS casts ids to Int (failing on ids beyond Int range, with a fractional part, or null
+        deep inside a Spark job), and the zero-rating filter would drop null ratings silently.
+        """
+        stage = V.stage_name(self)
+        ids = [("userCol", self.getUserCol()), ("itemCol", self.getItemCol())]
+        rating = self.getRatingCol()
+        expected = "numeric (integer ids in Int range; index other ids with IdIndexer)"
+        types = {name: V.require_type(self, param, name, dataset, V.is_numeric, expected) for param, name in ids}
+        rating_type = V.require_type(self, "ratingCol", rating, dataset, V.is_numeric, "numeric")
+        aggs = [F.count(F.lit(1)).alias("rows")]
+        for k, (_, name) in enumerate(ids):
+            c = column(name)
+            bad = (c < F.lit(_INT_MIN)) | (c > F.lit(_INT_MAX))
+            if not V.is_integral(types[name]):
+                bad = bad | (c != F.floor(c))
+            if isinstance(types[name], (FloatType, DoubleType)):
+                bad = bad | F.isnan(c)
+            aggs += [
+                F.count(F.when(c.isNull(), 1)).alias(f"null{k}"),
+                F.count(F.when(bad, 1)).alias(f"bad{k}"),
+                F.min(F.when(bad, c)).alias(f"lo{k}"),
+                F.max(F.when(bad, c)).alias(f"hi{k}"),
+            ]
+        r = column(rating)
+        invalid = r.isNull() | F.isnan(r) if isinstance(rating_type, (FloatType, DoubleType)) else r.isNull()
+        aggs.append(F.count(F.when(invalid, 1)).alias("invalid"))
+        counts = dataset.agg(*aggs).first()
+        if not counts["rows"]:
+            raise V.empty_input(self, *ids, ("ratingCol", rating))
+        for k, (param, name) in enumerate(ids):
+            if counts[f"null{k}"]:
+                raise ValueError(f"{stage}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first")
+            if counts[f"bad{k}"]:
+                raise ValueError(
+                    f"{stage}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
+                    f"Int range [{_INT_MIN}, {_INT_MAX}] (from {counts[f'lo{k}']} to {counts[f'hi{k}']}), "
+                    "which ALS needs; map the ids to 0..n-1 with IdIndexer first"
+                )
+        if counts["invalid"]:
+            raise ValueError(
+                f"{stage}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); drop or fill them first"
+            )

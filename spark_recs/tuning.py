@@ -12,11 +12,11 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasUserCol
 
@@ -28,16 +28,21 @@ _DEFAULT_SEED = zlib.crc32(b"spark_recs.tuning")
 
 def _per_user_order(stage: Any, dataset: DataFrame, user: str, item: str, seed: int) -> Tuple[Column, Column, Column]:
     """Check the columns; return (0-based position of the row in its user's seeded random
-    order, rows of the user, a seeded per-user offset hash)."""
+    order, rows of the user, a seeded per-user offset hash).
+
+    Rows of one (user, item) pair tie in (hash, item); the other atomic columns break the tie,
+    so that which of them lands where does not depend on the partitioning either.
+    """
     V.require_type(stage, "userCol", user, dataset, V.is_atomic_id, "an atomic type")
     V.require_type(stage, "itemCol", item, dataset, V.is_atomic_id, "an atomic type")
     u, i, s = column(user), column(item), F.lit(seed)
+    others = [column(f.name) for f in dataset.schema.fields if f.name not in (user, item) and V.is_atomic_id(f.dataType)]
     by_user = Window.partitionBy(u)
-    position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i)) - 1
+    position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i, *others)) - 1
     return position, F.count(F.lit(1)).over(by_user), F.xxhash64(s, u)
 
 
-class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, DefaultParamsReadable, DefaultParamsWritable):
+class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable, ParamsWritable):
     """Adds an integer fold column that spreads each user's rows evenly over ``numFolds`` folds.
 
     Use the column with ``CrossValidator(foldCol=..., numFolds=...)`` for per-user stratified
@@ -61,7 +66,8 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, DefaultParamsRe
     of the user's own: a user with n rows has floor(n / numFolds) or ceil(n / numFolds) rows in
     each fold, and users with fewer rows than folds do not all crowd into fold 0. The result is
     the same whatever the partitioning. Rows are numbered with a window partitioned by user.
-    Duplicate (user, item) rows are tied in the order; give them distinct items or drop them.
+    Every row gets one fold, null users and duplicate (user, item) rows too: duplicates tie in
+    the order and the row's other atomic columns break the tie. No Spark job runs.
 
     Examples
     --------
@@ -137,8 +143,7 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, DefaultParamsRe
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         n = self.getNumFolds()
-        if n < 2:
-            raise ValueError(f"{V.stage_name(self)}: numFolds must be >= 2, found {n}")
+        V.require_param(self, "numFolds", n, n >= 2, "be >= 2", f"folds of each userCol '{self.getUserCol()}'")
         V.require_new_column(self, "foldCol", self.getFoldCol(), dataset)
         position, _, offset = _per_user_order(self, dataset, self.getUserCol(), self.getItemCol(), self.getSeed())
         fold = F.pmod(position + F.pmod(offset, F.lit(n)), F.lit(n)).cast("int")
@@ -179,8 +184,10 @@ def train_test_split_per_user(
     >>> train.count(), test.count(), test.where("user = 'bob'").count()
     (8, 3, 0)
     """
-    if not (0.0 <= testFraction < 1.0):
-        raise ValueError(f"train_test_split_per_user: testFraction must be in [0, 1), found {testFraction}")
+    V.require_param(
+        "train_test_split_per_user", "testFraction", testFraction, 0.0 <= testFraction < 1.0,
+        "be in [0, 1)", f"share of each userCol '{userCol}' in test",
+    )
     position, rows, _ = _per_user_order("train_test_split_per_user", dataset, userCol, itemCol, seed)
     n_test = F.least(F.floor(rows * F.lit(float(testFraction))), rows - 1)
     flagged = dataset.withColumn("__spark_recs_test", position < n_test)

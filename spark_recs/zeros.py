@@ -1,6 +1,5 @@
 """``ZeroFiller``: add the unobserved (user, item) pairs of implicit data with rating 0."""
 
-import math
 import zlib
 from typing import Optional
 
@@ -8,18 +7,20 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DoubleType, FloatType
 
 from spark_recs._dense import INDEX, SMALL, dense_index, small_dense_index
+from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
     column,
+    empty_input,
     is_atomic_id,
     is_numeric,
     require_choice,
     require_distinct,
+    require_param,
     require_type,
     stage_name,
 )
@@ -55,8 +56,8 @@ class ZeroFiller(
     HasItemCol,
     HasRatingCol,
     HasSeed,
-    DefaultParamsReadable,
-    DefaultParamsWritable,
+    ParamsReadable,
+    ParamsWritable,
 ):
     """Add the unobserved (user, item) pairs of implicit data, such as play counts, with rating 0.
 
@@ -99,8 +100,10 @@ class ZeroFiller(
     the nulls of each column, the NaN ratings, the distinct users, items and (user, item) pairs.
     An empty input, a null anywhere or a NaN rating raises ``ValueError``; so do duplicated
     pairs unless ``handleDuplicates`` is ``"sum"`` or ``"max"``, in which case they are
-    aggregated into one row per pair before anything else. Let I be the number of distinct
-    items and, for each user u, n_u its number of distinct observed items.
+    aggregated into one row per pair before anything else. Ratings are otherwise kept as they
+    are, negative ones included, so the output's rating sum is the input's (with ``"max"``, the
+    sum of each pair's largest rating). Let I be the number of distinct items and, for each user
+    u, n_u its number of distinct observed items.
 
     **strategy="full".** Output: one row per (user, item) among the distinct users and items
     of the input, U x I rows; observed pairs keep their rating, the others get 0. If U x I >
@@ -308,18 +311,21 @@ class ZeroFiller(
     # ------------------------------------------------------------------ transform
 
     def _validate_params(self) -> None:
-        name = stage_name(self)
         require_choice(
             self, "handleDuplicates", self.getHandleDuplicates(), ["error", "sum", "max"]
         )
         require_choice(self, "strategy", self.getStrategy(), ["full", "sample"])
         require_choice(self, "numZerosMode", self.getNumZerosMode(), ["perPositive", "perUser"])
-        num_zeros = self.getNumZeros()
-        if math.isnan(num_zeros) or num_zeros < 0:
-            raise ValueError(f"{name}: numZeros must be >= 0, found {num_zeros!r}")
-        max_rows = self.getMaxRows()
-        if max_rows < 1:
-            raise ValueError(f"{name}: maxRows must be >= 1, found {max_rows!r}")
+        num_zeros, max_rows = self.getNumZeros(), self.getMaxRows()
+        user, item = self.getUserCol(), self.getItemCol()
+        require_param(
+            self, "numZeros", num_zeros, num_zeros >= 0, "be >= 0",
+            f"zeros per userCol '{user}' with strategy 'sample'",
+        )
+        require_param(
+            self, "maxRows", max_rows, max_rows >= 1, "be >= 1",
+            f"rows of userCol '{user}' x itemCol '{item}' with strategy 'full'",
+        )
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         name = stage_name(self)
@@ -333,7 +339,7 @@ class ZeroFiller(
         df = dataset.select(column(user).alias(_U), column(item).alias(_I), column(rating).alias(_R))
         stats = self._stats(df, rating_type)
         if stats["rows"] == 0:
-            raise ValueError(f"{name}: input DataFrame is empty")
+            raise empty_input(self, ("userCol", user), ("itemCol", item), ("ratingCol", rating))
         for param, col, key in (
             ("userCol", user, "null_users"),
             ("itemCol", item, "null_items"),

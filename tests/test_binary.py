@@ -289,7 +289,7 @@ def test_output_col_exists(ratings):
 
 
 def test_threshold_nan(ratings):
-    with pytest.raises(ValueError, match=r"^BinaryRater: threshold must not be NaN, found nan$"):
+    with pytest.raises(ValueError, match=r"^BinaryRater: threshold must not be NaN, found nan \(outputCol is 1 where inputCol 'rating' > threshold\)$"):
         BinaryRater(threshold=NAN).transform(ratings)
 
 

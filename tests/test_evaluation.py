@@ -188,7 +188,7 @@ def test_negative_and_null_ratings(spark):
     with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' has 1 negative value\(s\)"):
         ROEMEvaluator().evaluate(df)
     df = spark.createDataFrame([("a", None, 0.5), ("a", 2.0, 0.1)], "user string, rating double, prediction double")
-    with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' has 1 null value\(s\)"):
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' has 1 null or NaN value\(s\)"):
         ROEMEvaluator().evaluate(df)
 
 

@@ -347,7 +347,7 @@ def test_model_save_load_json_and_parquet(fitted, plays, unseen, tmp_path):
     files = [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
     assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
     assert any("/data/vocabulary_1/" in f and f.endswith(".parquet") for f in files)
-    with pytest.raises(Exception):
+    with pytest.raises(FileExistsError, match=r"IdIndexerModel: cannot save to '.*model': it already exists"):
         fitted.write().save(path)  # exists; overwrite() is needed
     fitted.write().overwrite().save(path)
     assert IdIndexerModel.load(path).uid == fitted.uid
@@ -356,7 +356,7 @@ def test_model_save_load_json_and_parquet(fitted, plays, unseen, tmp_path):
 def test_model_load_wrong_class(tmp_path):
     path = str(tmp_path / "indexer")
     IdIndexer(inputCol="a", outputCol="b").save(path)
-    with pytest.raises(ValueError, match=r"holds a 'spark_recs.indexer.IdIndexer', not an 'spark_recs.indexer.IdIndexerModel'"):
+    with pytest.raises(ValueError, match=r"IdIndexerModel: '.*indexer' holds a saved 'spark_recs.indexer.IdIndexer', not 'spark_recs.indexer.IdIndexerModel'"):
         IdIndexerModel.load(path)
 
 

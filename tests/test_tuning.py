@@ -50,11 +50,13 @@ def test_folds_spread_each_user_evenly(interactions):
 
 
 def test_folds_deterministic_and_seeded(interactions):
+    # repeated (user, item) pairs with other ratings: the rating breaks the tie in the order
+    data = interactions.union(interactions.where("user = 'u1'").withColumn("rating", F.col("rating") + 0.5))
     folds = PerUserFolds(numFolds=4, seed=3)
-    a = folds.transform(interactions.repartition(1))
-    b = folds.transform(interactions.repartition(7))
+    a = folds.transform(data.repartition(1))
+    b = PerUserFolds(numFolds=4, seed=3).transform(data.repartition(7))  # another run, same seed
     assertDataFrameEqual(a, b)
-    c = PerUserFolds(numFolds=4, seed=4).transform(interactions)
+    c = PerUserFolds(numFolds=4, seed=4).transform(data)
     assert sorted(a.collect()) != sorted(c.collect())
 
 
@@ -100,9 +102,10 @@ def test_train_test_split_per_user(interactions):
         assert trains[user] >= 1
     assert train.count() + test.count() == interactions.count()
     assert train.join(test, ["user", "item"]).count() == 0
-    again_train, again_test = train_test_split_per_user(interactions.repartition(5), testFraction=0.25, seed=2)
-    assertDataFrameEqual(again_test, test)
-    assertDataFrameEqual(again_train, train)
+    for parts in (1, 7):  # other runs, same seed, 1 and 7 input partitions
+        again_train, again_test = train_test_split_per_user(interactions.repartition(parts), testFraction=0.25, seed=2)
+        assertDataFrameEqual(again_test, test)
+        assertDataFrameEqual(again_train, train)
     with pytest.raises(ValueError, match=r"train_test_split_per_user: testFraction must be in \[0, 1\), found 1.0"):
         train_test_split_per_user(interactions, testFraction=1.0)
     with pytest.raises(ValueError, match=r"train_test_split_per_user: userCol 'uid' not in"):

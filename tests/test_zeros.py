@@ -201,7 +201,7 @@ def test_bad_types_raise_type_error(spark, schema, match):
          r"ZeroFiller: ratingCol 'rating' has 1 null values in 2 rows"),
         ([("u1", "a", float("nan")), ("u2", "b", 2.0)], DoubleType(),
          r"ZeroFiller: ratingCol 'rating' has 1 NaN values in 2 rows"),
-        ([], IntegerType(), r"ZeroFiller: input DataFrame is empty"),
+        ([], IntegerType(), r"ZeroFiller: userCol 'user', itemCol 'item', ratingCol 'rating': the input DataFrame is empty"),
     ],
 )
 def test_bad_values_raise_value_error(spark, rows, rating_type, match):
