@@ -35,6 +35,7 @@ from pyspark.sql.types import (
 )
 
 from spark_recs import _validation as V
+from spark_recs._compat import metadata_context
 from spark_recs._dense import INDEX, dense_index
 from spark_recs._validation import column as col
 
@@ -638,7 +639,7 @@ class IdIndexerModelWriter(MLWriter):
         DefaultParamsWriter.saveMetadata(
             model,
             path,
-            self.sparkSession,
+            metadata_context(self.sparkSession),
             extraMetadata={
                 "dataFormat": _DATA_FORMAT,
                 "vocabularySizes": model._sizes,
@@ -658,7 +659,7 @@ class IdIndexerModelReader(MLReader[IdIndexerModel]):
 
     def load(self, path: str) -> IdIndexerModel:
         expected = IdIndexerModel.__module__ + "." + IdIndexerModel.__name__
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        metadata = DefaultParamsReader.loadMetadata(path, metadata_context(self.sparkSession))
         if metadata.get("class") != expected:
             raise ValueError(
                 f"IdIndexerModel: {path} holds a {metadata.get('class')!r}, not an {expected!r}"
