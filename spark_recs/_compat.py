@@ -40,6 +40,21 @@ def metadata_context(spark: SparkSession) -> Union[SparkSession, "SparkContext"]
     return spark if spark_version() >= (4, 0) else spark.sparkContext
 
 
+def error_condition(e: Exception) -> Optional[str]:
+    """The error condition of a PySpark exception (``PATH_NOT_FOUND``, ...), ``None`` if it has
+    none: ``getCondition()`` from pyspark 4.0 on, ``getErrorClass()`` (deprecated in 4.0) on 3.5.
+    Asked of the exception itself, as classic and Spark Connect exceptions differ."""
+    for getter in ("getCondition", "getErrorClass"):
+        if hasattr(e, getter):
+            try:
+                condition = getattr(e, getter)()
+            except Exception:  # pragma: no cover - not a PySpark exception after all
+                condition = None
+            if condition:
+                return str(condition)
+    return None
+
+
 def array_position(array: Column, value: Column) -> Column:
     """1-based position of the first element of ``array`` equal to ``value``, 0 if none.
 

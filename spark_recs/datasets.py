@@ -37,7 +37,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from spark_recs._compat import array_position
+from spark_recs._compat import array_position, error_condition
 from spark_recs._validation import (
     column,
     is_atomic_id,
@@ -581,16 +581,7 @@ def _join(path: str, name: str) -> str:
 
 
 def _is_path_not_found(e: Exception) -> bool:
-    condition = None
-    for getter in ("getCondition", "getErrorClass"):
-        if hasattr(e, getter):
-            try:
-                condition = getattr(e, getter)()
-            except Exception:  # pragma: no cover - older PySpark
-                condition = None
-            if condition:
-                break
-    return condition == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(e)
+    return error_condition(e) == "PATH_NOT_FOUND" or "PATH_NOT_FOUND" in str(e)
 
 
 def _not_found(func: str, what: str, path: str) -> FileNotFoundError:
