@@ -21,6 +21,8 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from spark_recs._compat import error_condition
+
 
 def stage_name(stage: Any) -> str:
     """The name errors give for a stage: its class name (or the string given, for functions)."""
@@ -132,16 +134,10 @@ def empty_input(stage: Any, *pairs: Tuple[str, str]) -> ValueError:
 
 
 def spark_error_is(error: BaseException, condition: str) -> bool:
-    """Whether a Spark error has the error class ``condition`` (``PATH_NOT_FOUND``, ...)."""
-    for getter in ("getCondition", "getErrorClass"):
-        if hasattr(error, getter):
-            try:
-                found = getattr(error, getter)()
-            except Exception:  # pragma: no cover - older PySpark
-                found = None
-            if found:
-                return found == condition
-    return condition in str(error)
+    """Whether a Spark error has the error condition ``condition`` (``PATH_NOT_FOUND``, ...);
+    by its message when the exception carries no condition."""
+    found = error_condition(error)
+    return found == condition if found else condition in str(error)
 
 
 def get_param(stage: Params, name: str) -> Optional[Any]:

@@ -37,6 +37,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from spark_recs._compat import array_position
 from spark_recs._validation import (
     column,
     empty_input,
@@ -555,7 +556,7 @@ def _synthetic_items(
     dims = min(rank, len(_GENRES))
     coords = F.array(*_factors(seed, "item", i, rank)[:dims])
     genre = F.element_at(
-        F.array(*[F.lit(g) for g in _GENRES[:dims]]), F.array_position(coords, F.array_max(coords)).cast("int")
+        F.array(*[F.lit(g) for g in _GENRES[:dims]]), array_position(coords, F.array_max(coords)).cast("int")
     )
     return spark.range(0, num_items, 1, num_partitions).select(
         _id_string("item", i, num_items).alias("item"), title.alias("title"), genre.alias("genre")

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
 from spark_recs._persistence import ParamsReadable, ParamsWritable
+from spark_recs._compat import array_position, has_min_by_k
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasK, HasRatingCol, HasUserCol, P
 
@@ -245,11 +246,11 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             """0-based position of a rated row: rows ranked strictly above it, plus half the
             other rows tied with it under the 'average' rule."""
             is_nan = F.isnan(x["p"])
-            first = F.array_position(preds, x["p"])  # 1-based first tie; x.p is in preds
+            first = array_position(preds, x["p"])  # 1-based first tie; x.p is in preds
             greater = F.when(is_nan, size).otherwise(first - 1)
             if not average:
                 return greater.cast("double")
-            last = size - F.array_position(F.col("rpreds"), x["p"]) + 1
+            last = size - array_position(F.col("rpreds"), x["p"]) + 1
             ties = F.when(is_nan, F.col("n_nan")).otherwise(last - first + 1)
             return greater + (ties - 1) / 2.0
 
@@ -340,7 +341,7 @@ class _RankingParams(_RowEvaluatorParams, HasItemCol, HasK):
         if metric == "meanAveragePrecision":
             per_user, ranked = _full_ranking(rows, order)
         else:
-            per_user, ranked = _top_k(rows, order, k, _server_has_min_by_k(dataset) and not _FORCE_WINDOW_TOP_K)
+            per_user, ranked = _top_k(rows, order, k, has_min_by_k(dataset.sparkSession) and not _FORCE_WINDOW_TOP_K)
         n_rel = F.col("n_rel").cast("double")
         hits = F.aggregate(ranked, F.lit(0), lambda a, x: a + x).cast("double")
         value = {
@@ -378,12 +379,6 @@ class _RankingEvaluator(Evaluator, _RankingParams):
     def isLargerBetter(self) -> bool:
         """Every ranking metric here is larger-is-better."""
         return True
-
-
-def _server_has_min_by_k(dataset: DataFrame) -> bool:
-    """``min_by(x, ord, k)``, a bounded top-k aggregate, came with Spark 4.2."""
-    major, minor = (int(v) for v in dataset.sparkSession.version.split(".")[:2])
-    return (major, minor) >= (4, 2)
 
 
 def _per_user_counts(rows: DataFrame) -> Tuple[Column, ...]:

@@ -32,6 +32,7 @@ from pyspark.sql.types import (
 
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
+from spark_recs._compat import metadata_context
 from spark_recs._dense import INDEX, dense_index
 from spark_recs._validation import column as col
 
@@ -635,7 +636,7 @@ class IdIndexerModelWriter(P.ClearSave):
         DefaultParamsWriter.saveMetadata(
             model,
             path,
-            self.sparkSession,
+            metadata_context(self.sparkSession),
             extraMetadata={
                 "dataFormat": _DATA_FORMAT,
                 "vocabularySizes": model._sizes,

@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 
 import spark_recs.evaluation as evaluation
 from spark_recs import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
+from spark_recs._compat import has_min_by_k
 from tests import reference
 
 METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "meanAveragePrecision"]
@@ -47,7 +48,7 @@ def predictions(spark, rows):
 @pytest.fixture(params=["min_by_k", "window"])
 def top_k_plan(request, monkeypatch, spark):
     """Both plans of the top-k aggregation: the bounded aggregate (Spark >= 4.2) and the window."""
-    if request.param == "min_by_k" and not evaluation._server_has_min_by_k(spark.range(1)):
+    if request.param == "min_by_k" and not has_min_by_k(spark):
         pytest.skip("min_by(x, ord, k) needs Spark >= 4.2")
     monkeypatch.setattr(evaluation, "_FORCE_WINDOW_TOP_K", request.param == "window")
     return request.param
