@@ -141,6 +141,9 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, DefaultParamsReadable, Defaul
         rating = self.getRatingCol()
         V.require_type(self, "ratingCol", rating, dataset, V.is_numeric, "numeric")
         als = self._copyValues(ALS())
+        # Set, not default: Spark Connect sends only set params to the server, whose ALS
+        # defaults are implicitPrefs=false and another seed
+        als._set(implicitPrefs=self.getImplicitPrefs(), seed=self.getSeed())
         if self.getImplicitPrefs():
             dataset = dataset.where(column(rating) != F.lit(0))
         return als.fit(dataset)
