@@ -9,7 +9,7 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.ml.util import DefaultParamsReadable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -20,6 +20,7 @@ from pyspark.sql.types import (
     IntegralType,
 )
 
+from spark_recs._connect import DefaultParamsWritable
 from spark_recs._validation import (
     column,
     is_numeric,

@@ -12,11 +12,12 @@ from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.ml.util import DefaultParamsReadable
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._connect import DefaultParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasK, HasRatingCol, HasUserCol, P
 

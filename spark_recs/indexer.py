@@ -16,12 +16,9 @@ from pyspark.ml.param.shared import (
 from pyspark.ml.util import (
     DefaultParamsReadable,
     DefaultParamsReader,
-    DefaultParamsWritable,
-    DefaultParamsWriter,
     MLReadable,
     MLReader,
     MLWritable,
-    MLWriter,
 )
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -35,6 +32,7 @@ from pyspark.sql.types import (
 )
 
 from spark_recs import _validation as V
+from spark_recs._connect import DefaultParamsWritable, DefaultParamsWriter, MLWriter
 from spark_recs._dense import INDEX, dense_index
 from spark_recs._validation import column as col
 

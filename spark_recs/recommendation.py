@@ -6,11 +6,12 @@ from typing import Any, Dict, Optional
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator
 from pyspark.ml.recommendation import ALS, ALSModel, _ALSParams
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.ml.util import DefaultParamsReadable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._connect import DefaultParamsWritable
 from spark_recs._validation import column
 
 __all__ = ["ImplicitALS"]
