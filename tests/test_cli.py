@@ -129,6 +129,7 @@ def test_remote_runs_on_spark_connect(plays_csv):
     assert "Failed to set" not in done.stderr  # the settings a starting server took are not re-set noisily
 
 
+@pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")
 def test_runs_under_spark_submit(plays_csv):
     import shutil
 
