@@ -5,6 +5,7 @@ from typing import Tuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
 
 from spark_recs.datasets import load_movielens, load_taste_profile, synthetic_ratings
 
@@ -18,9 +19,11 @@ def parse(description: str) -> argparse.Namespace:
 
 
 def session(name: str) -> SparkSession:
-    """The session spark-submit or a notebook made, or a local one."""
+    """The session spark-submit or a notebook made, or a local one; a Spark Connect one too
+    (e.g. with SPARK_REMOTE=sc://host:15002), whose server keeps its own log level."""
     spark = SparkSession.builder.appName(name).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    if not is_remote():  # a Connect client has no SparkContext
+        spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 

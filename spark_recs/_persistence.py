@@ -13,15 +13,10 @@ from typing import Any, Dict, Type, TypeVar
 
 from pyspark.errors import AnalysisException
 from pyspark.ml.param import Params
-from pyspark.ml.util import (
-    DefaultParamsReadable,
-    DefaultParamsReader,
-    DefaultParamsWritable,
-    DefaultParamsWriter,
-    MLWriter,
-)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 
+from spark_recs._connect import DefaultParamsWriter, MLWriter
 from spark_recs._validation import spark_error_is
 
 RL = TypeVar("RL")
@@ -37,7 +32,8 @@ def class_path(cls: type) -> str:
 
 class ClearSave(MLWriter):
     """``save`` that names the stage and the path when the path exists and ``overwrite()``
-    was not called (Spark's own message names neither the stage nor the fix)."""
+    was not called (Spark's own message names neither the stage nor the fix); ``overwrite()``
+    works on Spark Connect too (``_connect.MLWriter``)."""
 
     instance: Params
 

@@ -1,8 +1,9 @@
 """The ``spark-recs`` command: demo, stats, tune and recommend.
 
 Every command builds one SparkSession (``--master`` and ``--conf KEY=VALUE`` pass through; under
-spark-submit the submitted settings apply), prints results on standard output and progress on
-standard error. Bad arguments, unreadable files and bad data give one line
+spark-submit the submitted settings apply; ``--remote URL`` makes it a Spark Connect session,
+whose server reads and writes the data and model paths), prints results on standard output and
+progress on standard error. Bad arguments, unreadable files and bad data give one line
 ``spark-recs: error: ...`` and exit code 2, never a Java stack trace.
 """
 
@@ -35,16 +36,25 @@ class _Parser(argparse.ArgumentParser):
 def _spark(args: argparse.Namespace, app: str) -> Any:
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName(f"spark-recs {app}").config("spark.ui.showConsoleProgress", "false")
+    from spark_recs._connect import get_or_create, set_log_level
+
+    if args.master and args.remote:
+        raise UsageError("--master and --remote exclude each other: --remote local[N] starts a local server")
+    remote = args.remote or os.environ.get("SPARK_REMOTE", "")  # what PySpark reads without --remote
+    builder = SparkSession.builder
+    if not remote.startswith("sc://"):  # a shared Connect server keeps its own name and console
+        builder = builder.appName(f"spark-recs {app}").config("spark.ui.showConsoleProgress", "false")
     if args.master:
         builder = builder.master(args.master)
+    if remote.startswith("local"):  # a Connect server starts here, at our log level
+        builder = builder.config("spark.log.level", args.log_level.upper())
     for item in args.conf or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--conf takes KEY=VALUE, found {item!r}")
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(args.log_level)
+    spark = get_or_create(builder, remote or None)
+    set_log_level(spark, args.log_level)
     return spark
 
 
@@ -384,6 +394,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spark-recs {__version__}")
     common = _Parser(add_help=False)
     common.add_argument("--master", help="Spark master (default: Spark's, e.g. from spark-submit)")
+    common.add_argument("--remote", metavar="URL",
+                        help="run on Spark Connect: a server's sc://host:15002, or local[N] to start one here")
     common.add_argument("--conf", action="append", metavar="KEY=VALUE", help="a Spark setting; repeat as needed")
     common.add_argument("--log-level", default="ERROR", help="Spark log level (default ERROR)")
     common.add_argument("--seed", type=int, default=42)

@@ -148,6 +148,9 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
         rating = self.getRatingCol()
         self._checkInput(dataset)
         als = self._copyValues(ALS())
+        # Set, not default: Spark Connect sends only set params to the server, whose ALS
+        # defaults are implicitPrefs=false and another seed
+        als._set(implicitPrefs=self.getImplicitPrefs(), seed=self.getSeed())
         if self.getImplicitPrefs():
             dataset = dataset.where(column(rating) != F.lit(0))
         return als.fit(dataset)

@@ -72,6 +72,7 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
         (["stats", "--loader", "movielens"], "--loader movielens needs --input PATH"),
         (["recommend", "--model", "/no/such/dir", "--users", "a"], "--model /no/such/dir: no such directory"),
         (["stats", "--conf", "novalue"], "--conf takes KEY=VALUE"),
+        (["stats", "--master", "local[1]", "--remote", "local[1]"], "--master and --remote exclude each other"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(capsys, argv, message):
@@ -101,6 +102,34 @@ def test_demo_quick_prints_the_whole_workflow(capsys):
     assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
 
 
+#: Runs main() in a fresh process and names the kind of session it ran on.
+REPORTING_MAIN = (
+    "import sys; from pyspark.sql import SparkSession; from spark_recs.cli import main; code = main(sys.argv[1:]); "
+    "print('SESSION', type(SparkSession.getActiveSession()).__module__); sys.exit(code)"
+)
+
+
+def test_remote_runs_on_spark_connect(plays_csv):
+    from pyspark.sql.utils import is_remote
+
+    # On the Connect leg this run's own local server holds the default port: the command then
+    # connects to it as to any server (sc://localhost, with the token its parent holds);
+    # otherwise local[2] starts a server in the command's process.
+    remote = "sc://localhost" if is_remote() else "local[2]"
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
+    done = subprocess.run(
+        [sys.executable, "-c", REPORTING_MAIN, "stats", "--remote", remote, "--input", plays_csv,
+         "--user-col", "listener", "--item-col", "track", "--rating-col", "count"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats, session = done.stdout.rsplit("SESSION", 1)
+    assert json.loads(stats)["users"] == 40
+    assert session.strip() == "pyspark.sql.connect.session"
+    assert "Failed to set" not in done.stderr  # the settings a starting server took are not re-set noisily
+
+
+@pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")
 def test_runs_under_spark_submit(plays_csv):
     import shutil
 

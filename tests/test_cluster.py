@@ -9,9 +9,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CLUSTER_JOB = os.path.join(os.path.dirname(__file__), "cluster_job.py")
 
 
+@pytest.mark.classic_only("runs its own classic application in a subprocess; the Connect leg would repeat it")
 def test_pipeline_on_local_cluster_decodes_recommendations():
     done = subprocess.run(
         [sys.executable, CLUSTER_JOB, "local-cluster[2,1,1024]"],

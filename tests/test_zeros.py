@@ -210,6 +210,7 @@ def test_bad_values_raise_value_error(spark, rows, rating_type, match):
         ZeroFiller().transform(df)
 
 
+@pytest.mark.classic_only("counts jobs with SparkContext.statusTracker, which a Connect client lacks")
 def test_max_rows_guard_raises_after_the_counting_job_only(spark):
     df = _df(spark, SMALL, _schema())  # 3 users x 3 items = 9 rows
     filler = ZeroFiller(maxRows=8)

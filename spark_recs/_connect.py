@@ -1,0 +1,66 @@
+"""What differs between a classic SparkSession and a Spark Connect one, in one place.
+
+The stages use only the DataFrame API, which both sessions share. What a Connect session lacks
+is the JVM in the client: no ``SparkContext`` (so no ``setLogLevel``), and PySpark's
+``MLWriter.overwrite()`` deletes the old directory through the JVM. Here are the few
+replacements, each doing exactly what PySpark does on a classic session.
+"""
+
+import warnings
+from typing import Any, Optional
+
+from pyspark.ml import util as _util
+
+__all__ = ["DefaultParamsWriter", "MLWriter", "get_or_create", "is_connect", "set_log_level"]
+
+
+def is_connect() -> bool:
+    """Whether this process runs PySpark against Spark Connect (as PySpark itself decides)."""
+    from pyspark.sql.utils import is_remote
+
+    return is_remote()
+
+
+def set_log_level(spark: Any, level: str) -> None:
+    """``SparkContext.setLogLevel`` on a classic session. A Connect client has no SparkContext:
+    a server started for it takes the level from ``spark.log.level`` (see :func:`get_or_create`),
+    a shared server keeps its own."""
+    if not is_connect():
+        spark.sparkContext.setLogLevel(level)
+
+
+def get_or_create(builder: Any, remote: Optional[str] = None) -> Any:
+    """``builder.getOrCreate()``, or with a ``remote`` URL a Spark Connect session.
+
+    ``local[N]`` (as PySpark tells it: the URL starts with ``local``) starts a server in this
+    process with the builder's options; the client then sets every option again and warns about
+    each one that only a starting server takes (``spark.ui.enabled``, ...). The server has taken
+    them, so those warnings go. A shared server (``sc://host:port``) takes only runtime settings,
+    and the warnings about the others stay.
+    """
+    if not remote:
+        return builder.getOrCreate()
+    builder = builder.remote(remote)
+    if not remote.startswith("local"):
+        return builder.getOrCreate()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Failed to set spark", UserWarning)
+        return builder.getOrCreate()
+
+
+class MLWriter(_util.MLWriter):
+    """PySpark's ``MLWriter`` whose ``overwrite()`` also works on Spark Connect: there the
+    server deletes the old directory, as it does for ``Pipeline`` and ``CrossValidator``."""
+
+    def _handleOverwrite(self, path: str) -> None:
+        if not is_connect():
+            super()._handleOverwrite(path)
+            return
+        from pyspark.ml.connect.readwrite import RemoteMLWriter
+
+        RemoteMLWriter.handleOverwrite(path, True)
+
+
+class DefaultParamsWriter(MLWriter, _util.DefaultParamsWriter):
+    """PySpark's ``DefaultParamsWriter`` (JSON params, nothing else) with :class:`MLWriter`'s
+    overwrite."""
