@@ -40,8 +40,10 @@ class ClearSave(MLWriter):
     def save(self, path: str) -> None:
         try:
             super().save(path)
-        except AnalysisException as e:
-            if spark_error_is(e, "PATH_ALREADY_EXISTS"):
+        except Exception as e:
+            # Spark 4: PATH_ALREADY_EXISTS; PySpark 3.5 writes metadata through an RDD, whose
+            # Hadoop output check raises FileAlreadyExistsException instead
+            if spark_error_is(e, "PATH_ALREADY_EXISTS") or "FileAlreadyExistsException" in str(e):
                 raise FileExistsError(
                     f"{type(self.instance).__name__}: cannot save to '{path}': it already exists; "
                     "use write().overwrite().save(path) to replace it"
@@ -97,7 +99,9 @@ def read_data(cls: type, path: str, name: str, spark: SparkSession) -> DataFrame
     stage and the path when it is missing."""
     where = os.path.join(path, "data", name)
     try:
-        return spark.read.parquet(where)
+        data = spark.read.parquet(where)
+        data.schema  # noqa: B018 - Spark Connect resolves the path lazily: make it fail here
+        return data
     except AnalysisException as e:
         if spark_error_is(e, "PATH_NOT_FOUND"):
             raise FileNotFoundError(f"{cls.__name__}: '{path}' is incomplete: '{where}' does not exist") from None
