@@ -1,7 +1,8 @@
 """Every stage saved over an earlier save: ``write().overwrite()``, on classic and Connect sessions."""
 
+import re
+
 import pytest
-from pyspark.errors import AnalysisException
 
 from spark_recs import (
     BinaryRater,
@@ -24,7 +25,7 @@ def test_overwrite_replaces_an_earlier_save(spark, tmp_path, cls):
     path = str(tmp_path / cls.__name__)
     first, second = cls(), cls()
     first.save(path)
-    with pytest.raises(AnalysisException, match="PATH_ALREADY_EXISTS"):
+    with pytest.raises(FileExistsError, match=rf"^{cls.__name__}: cannot save to '{re.escape(path)}': it already exists"):
         second.save(path)
     second.write().overwrite().save(path)
     assert cls.load(path).uid == second.uid != first.uid
