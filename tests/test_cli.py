@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from spark_recs._compat import spark_version
 from spark_recs.cli import main
 
 
@@ -109,6 +110,7 @@ REPORTING_MAIN = (
 )
 
 
+@pytest.mark.skipif(spark_version() < (4, 0), reason="--remote needs Spark Connect, which runs pyspark.ml from PySpark 4.0 on")
 def test_remote_runs_on_spark_connect(plays_csv):
     from pyspark.sql.utils import is_remote
 
