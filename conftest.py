@@ -8,8 +8,6 @@ with their reason.
 """
 
 import os
-
-import os
 import sys
 
 import pytest
@@ -18,6 +16,10 @@ import pytest
 # which is not this interpreter when the run is ``venv/bin/python -m pytest`` with the venv not
 # activated (and PySpark refuses a worker of another minor version): give them this one.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+#: setup.cfg's spark_options that only make the classic legs faster (see the comment there).
+SPEED_ONLY_OPTIONS = ("spark.sql.adaptive.enabled", "spark.sql.codegen.wholeStage")
 
 
 def pytest_addoption(parser):
@@ -69,8 +71,12 @@ def spark_session(request):
     from spark_recs._connect import get_or_create
 
     # pytest-spark's options (its defaults and setup.cfg's spark_options) go to the local
-    # server's SparkContext, as they go to the classic session's; the master is the remote URL
+    # server's SparkContext, as they go to the classic session's; the master is the remote URL.
+    # The two test-speed settings are left out: this leg runs Spark's default planning
+    # (adaptive execution, whole-stage code generation), so both kinds of plan are tested.
     options = dict(SparkConfigBuilder().get().getAll())
+    for speed_only in SPEED_ONLY_OPTIONS:
+        options.pop(speed_only, None)
     master = options.pop("spark.master")
     session = get_or_create(SparkSession.builder.config(map=options), remote=master)
     yield session
