@@ -46,14 +46,21 @@ _HANDLE_INVALID = ["error", "skip", "keep"]
 _ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
 
 
-def _order(order_type: str) -> List[Column]:
-    """The total order of a vocabulary: ties in frequency are broken by value ascending."""
-    value, count = F.col(VALUE), F.col(COUNT)
+_COLUMN = "__column"
+
+
+def _order(order_type: str, values: Sequence[Column]) -> List[Column]:
+    """The total order of a vocabulary: ties in frequency are broken by value ascending.
+
+    ``values`` are the value columns of a stacked vocabulary (one per input column; on each row
+    all but one are null), so ordering by all of them orders each column's rows by its own value.
+    """
+    count = F.col(COUNT)
     return {
-        "frequencyDesc": [count.desc(), value.asc()],
-        "frequencyAsc": [count.asc(), value.asc()],
-        "valueAsc": [value.asc()],
-        "valueDesc": [value.desc()],
+        "frequencyDesc": [count.desc(), *[v.asc() for v in values]],
+        "frequencyAsc": [count.asc(), *[v.asc() for v in values]],
+        "valueAsc": [v.asc() for v in values],
+        "valueDesc": [v.desc() for v in values],
     }[order_type]
 
 
@@ -270,38 +277,66 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
         param = self._inputParam()
         for name in ins:
             V.require_type(self, param, name, dataset, V.is_atomic_id, "an atomic type (string, integral, decimal, date, ...)")
-        vocabularies, sizes, nbytes = [], [], []
-        for name in ins:
-            vocabulary, size, size_bytes = self._fitColumn(dataset, param, name)
-            vocabularies.append(vocabulary)
-            sizes.append(size)
-            nbytes.append(size_bytes)
+        vocabularies, sizes, nbytes = self._fitColumns(dataset, param, ins)
         model = IdIndexerModel._create(vocabularies, sizes, nbytes)
         return self._copyValues(model)
 
-    def _fitColumn(self, dataset: DataFrame, param: str, name: str) -> Tuple[DataFrame, int, int]:
-        dtype = dataset.schema[name].dataType
-        counts = dataset.groupBy(col(name).alias(VALUE)).agg(F.count(F.lit(1)).alias(COUNT))
-        sums = {"null_rows": F.when(F.col(VALUE).isNull(), F.col(COUNT)).otherwise(F.lit(0))}
-        if isinstance(dtype, (StringType, BinaryType)):
-            sums["value_bytes"] = F.octet_length(F.col(VALUE))
-        indexed = dense_index(counts, _order(self.getOrderType()), sums)
+    def _fitColumns(self, dataset: DataFrame, param: str, names: Sequence[str]) -> Tuple[List[DataFrame], List[int], List[int]]:
+        """Every column's vocabulary from one pass over the data.
+
+        The input columns are stacked (one row per input row and column: the column's number
+        and its value in that column's own slot, the other slots null), counted in one
+        aggregation and numbered in one sort by (column, orderType): each column's ids then
+        hold a contiguous run of the numbering, which less the run's start is its index.
+        """
         stage = V.stage_name(self)
-        if indexed.totals["null_rows"]:
-            raise ValueError(
-                f"{stage}: {param} '{name}' has {indexed.totals['null_rows']} null value(s); "
-                "drop or fill them before fitting"
+        types = [dataset.schema[name].dataType for name in names]
+        slots = [f"__value{k}" for k in range(len(names))]
+        stacked = F.explode(F.array(*[
+            F.struct(F.lit(k).alias(_COLUMN), *[
+                (col(name) if j == k else F.lit(None).cast(types[j])).alias(slots[j]) for j in range(len(names))
+            ])
+            for k, name in enumerate(names)
+        ]))
+        counts = (
+            dataset.select(stacked.alias("__stacked")).select("__stacked.*")
+            .groupBy(_COLUMN, *slots).agg(F.count(F.lit(1)).alias(COUNT))
+        )
+        sums: Dict[str, Column] = {}
+        for k, (slot, dtype) in enumerate(zip(slots, types)):
+            mine = F.col(_COLUMN) == F.lit(k)
+            sums[f"ids{k}"] = F.when(mine, F.lit(1)).otherwise(F.lit(0))
+            sums[f"null_rows{k}"] = F.when(mine & F.col(slot).isNull(), F.col(COUNT)).otherwise(F.lit(0))
+            if isinstance(dtype, (StringType, BinaryType)):
+                sums[f"value_bytes{k}"] = F.when(mine, F.octet_length(F.col(slot))).otherwise(F.lit(0))
+        order = [F.col(_COLUMN).asc(), *_order(self.getOrderType(), [F.col(slot) for slot in slots])]
+        indexed = dense_index(counts, order, sums)
+        totals = indexed.totals
+        vocabularies, sizes, nbytes = [], [], []
+        start = 0
+        for k, (name, slot) in enumerate(zip(names, slots)):
+            size = totals[f"ids{k}"]
+            if totals[f"null_rows{k}"]:
+                raise ValueError(
+                    f"{stage}: {param} '{name}' has {totals[f'null_rows{k}']} null value(s); "
+                    "drop or fill them before fitting"
+                )
+            if size == 0:
+                raise ValueError(f"{stage}: {param} '{name}': the input DataFrame is empty")
+            if size > _INT_MAX:
+                raise ValueError(
+                    f"{stage}: {param} '{name}' has {size} distinct ids, more than the "
+                    f"{_INT_MAX} that fit an integer index"
+                )
+            vocabularies.append(
+                indexed.frame.where(F.col(_COLUMN) == F.lit(k)).select(
+                    F.col(slot).alias(VALUE), (F.col(INDEX) - F.lit(start)).cast("int").alias(INDEX), COUNT
+                )
             )
-        if indexed.size == 0:
-            raise ValueError(f"{stage}: {param} '{name}': the input DataFrame is empty")
-        if indexed.size > _INT_MAX:
-            raise ValueError(
-                f"{stage}: {param} '{name}' has {indexed.size} distinct ids, more than the "
-                f"{_INT_MAX} that fit an integer index"
-            )
-        size_bytes = indexed.size * _ROW_OVERHEAD_BYTES + indexed.totals.get("value_bytes", 8 * indexed.size)
-        vocabulary = indexed.frame.select(VALUE, INDEX, COUNT)
-        return vocabulary, indexed.size, size_bytes
+            sizes.append(size)
+            nbytes.append(size * _ROW_OVERHEAD_BYTES + totals.get(f"value_bytes{k}", 8 * size))
+            start += size
+        return vocabularies, sizes, nbytes
 
 
 class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWritable):
