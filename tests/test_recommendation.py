@@ -66,14 +66,14 @@ def test_string_rating_is_a_type_error(spark):
 
 
 def test_cross_validator_same_choice_as_als(filled, tmp_path):
-    folds = PerUserFolds(numFolds=3, seed=2).transform(filled).cache()
+    folds = PerUserFolds(numFolds=2, seed=2).transform(filled).cache()
     evaluator = ROEMEvaluator()
     results = []
     for estimator in (ALS(implicitPrefs=True, coldStartStrategy="drop", **ALS_ARGS),
                       ImplicitALS(coldStartStrategy="drop", **ALS_ARGS)):
-        grid = ParamGridBuilder().addGrid(estimator.rank, [1, 4]).addGrid(estimator.regParam, [0.01, 1.0]).build()
+        grid = ParamGridBuilder().addGrid(estimator.rank, [1, 4]).build()
         cv = CrossValidator(estimator=Pipeline(stages=[estimator]), estimatorParamMaps=grid, evaluator=evaluator,
-                            numFolds=3, foldCol="fold", parallelism=2)
+                            numFolds=2, foldCol="fold", parallelism=2)
         results.append(cv.fit(folds))
     als_cv, ours_cv = results
     # Same choice. The numbers differ a little: a user or item whose training-fold rows are all

@@ -128,11 +128,11 @@ def rank5_plays(spark_session):
             if rng.random() < 0.8:
                 rows.append((f"user_{u:03d}", int(i), float(1 + rng.poisson(3))))
     df = spark_session.createDataFrame(rows, ["user", "item", "rating"])
-    return PerUserFolds(numFolds=3, seed=1).transform(df).cache()
+    return PerUserFolds(numFolds=2, seed=1).transform(df).cache()
 
 
 def implicit_pipeline():
-    als = ALS(userCol="user_idx", itemCol="item", ratingCol="rating", implicitPrefs=True, maxIter=5,
+    als = ALS(userCol="user_idx", itemCol="item", ratingCol="rating", implicitPrefs=True, maxIter=3,
               regParam=0.05, alpha=5.0, seed=3, numUserBlocks=1, numItemBlocks=1, coldStartStrategy="drop")
     from spark_recs import IdIndexer
 
@@ -145,20 +145,20 @@ def test_cross_validator_picks_the_better_rank_and_matches_hand_evaluation(rank5
     grid = ParamGridBuilder().addGrid(als.rank, [1, 8]).build()
     evaluator = ROEMEvaluator()
     cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
-                        numFolds=3, foldCol="fold", parallelism=2, seed=0)
+                        numFolds=2, foldCol="fold", parallelism=2, seed=0)
     model = cv.fit(rank5_plays)
     assert model.bestModel.stages[-1].rank == 8
     assert model.avgMetrics[1] < model.avgMetrics[0]  # lower ROEM is better
 
-    # the same numbers by hand: fit on two folds, evaluate on the third, average
+    # the same numbers by hand: fit on one fold, evaluate on the other, average
     by_hand = []
     for params in grid:
         scores = []
-        for fold in range(3):
+        for fold in range(2):
             train = rank5_plays.where(F.col("fold") != fold)
             validation = rank5_plays.where(F.col("fold") == fold)
             scores.append(evaluator.evaluate(pipeline.fit(train, params).transform(validation)))
-        by_hand.append(sum(scores) / 3)
+        by_hand.append(sum(scores) / 2)
     assert model.avgMetrics == pytest.approx(by_hand, rel=1e-6)
 
     path = str(tmp_path / "cv")
@@ -173,13 +173,13 @@ def test_cross_validator_with_precision_at_k_on_zero_filled_folds(rank5_plays):
     # Zeros filled before the folds are true negatives in every validation fold. (ZeroFiller
     # inside the pipeline would make each user's training items zeros of its validation fold.)
     filled = ZeroFiller().transform(rank5_plays.drop("fold"))
-    folds = PerUserFolds(numFolds=3, seed=1).transform(filled).cache()
+    folds = PerUserFolds(numFolds=2, seed=1).transform(filled).cache()
     pipeline, als = implicit_pipeline()
     pipeline = Pipeline(stages=pipeline.getStages()[1:])
     grid = ParamGridBuilder().addGrid(als.rank, [1, 8]).build()
     evaluator = PrecisionAtKEvaluator(k=5)
     cv = CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
-                        numFolds=3, foldCol="fold", parallelism=2)
+                        numFolds=2, foldCol="fold", parallelism=2)
     model = cv.fit(folds)
     assert model.avgMetrics[1] > model.avgMetrics[0]  # larger precision is better
     assert model.bestModel.stages[-1].rank == 8
