@@ -18,6 +18,13 @@ def parse(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+def als_blocks(args: argparse.Namespace) -> dict:
+    """ALS's numUserBlocks and numItemBlocks. ALS cuts users and items into 10 blocks by
+    default, sized for big data; small data (--small) runs much faster in a few."""
+    blocks = 2 if args.small else 10
+    return dict(numUserBlocks=blocks, numItemBlocks=blocks)
+
+
 def session(name: str) -> SparkSession:
     """The session spark-submit or a notebook made, or a local one; a Spark Connect one too
     (e.g. with SPARK_REMOTE=sc://host:15002), whose server keeps its own log level."""

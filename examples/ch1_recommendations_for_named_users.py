@@ -10,7 +10,7 @@ directory with ``--data PATH``.
 from pyspark.ml import Pipeline
 from pyspark.ml.recommendation import ALS
 
-from _common import explicit_data, parse, session
+from _common import als_blocks, explicit_data, parse, session
 from spark_recs import IdIndexer, recommend_for_users
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     pipeline = Pipeline(stages=[
         IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"]),
         ALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", rank=10, maxIter=10, regParam=0.1,
-            coldStartStrategy="drop", seed=args.seed),
+            coldStartStrategy="drop", seed=args.seed, **als_blocks(args)),
     ])
     model = pipeline.fit(ratings)
     named = [r["user"] for r in ratings.select("user").distinct().orderBy("user").limit(3).collect()]

@@ -11,7 +11,7 @@ from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
 
-from _common import explicit_data, parse, session
+from _common import als_blocks, explicit_data, parse, session
 from spark_recs import IdIndexer, train_test_split_per_user
 from spark_recs.datasets import wide_to_long
 
@@ -33,7 +33,7 @@ def main() -> None:
     indexed.show(5)
     train, test = train_test_split_per_user(indexed, testFraction=0.2, seed=args.seed)
     als = ALS(userCol="user_id", itemCol="item_id", ratingCol="rating", rank=10, maxIter=10, regParam=0.1,
-              coldStartStrategy="drop", seed=args.seed)
+              coldStartStrategy="drop", seed=args.seed, **als_blocks(args))
     model = als.fit(train)
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
     value = rmse.evaluate(model.transform(test))

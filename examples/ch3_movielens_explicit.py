@@ -14,7 +14,7 @@ from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import functions as F
 
-from _common import explicit_data, parse, session
+from _common import als_blocks, explicit_data, parse, session
 from spark_recs import IdIndexer, PerUserFolds, recommend_for_users, train_test_split_per_user
 from spark_recs.datasets import interaction_stats
 
@@ -35,7 +35,7 @@ def main() -> None:
     n_folds = 2 if args.small else 3
     folds = PerUserFolds(numFolds=n_folds, seed=args.seed).transform(indexer.transform(train)).cache()
     als = ALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", coldStartStrategy="drop",
-              maxIter=3 if args.small else 10, seed=args.seed)
+              maxIter=3 if args.small else 10, seed=args.seed, **als_blocks(args))
     grid = (ParamGridBuilder().addGrid(als.rank, [4, 10] if args.small else [5, 10, 20])
             .addGrid(als.regParam, [0.1] if args.small else [0.05, 0.2]).build())
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")

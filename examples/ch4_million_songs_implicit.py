@@ -13,7 +13,7 @@ Taste Profile triplets with ``--data train_triplets.txt`` (use a sample: the ful
 from pyspark.ml import PipelineModel
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
-from _common import implicit_data, parse, session
+from _common import als_blocks, implicit_data, parse, session
 from spark_recs import (
     BinaryRater,
     IdIndexer,
@@ -37,7 +37,7 @@ def tune(data, args, label):
     n_folds = 2 if args.small else 3
     folds = PerUserFolds(numFolds=n_folds, seed=args.seed).transform(indexer.transform(train)).cache()
     als = ImplicitALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", coldStartStrategy="drop",
-                      maxIter=3 if args.small else 10, seed=args.seed)
+                      maxIter=3 if args.small else 10, seed=args.seed, **als_blocks(args))
     grid = (ParamGridBuilder().addGrid(als.rank, [4] if args.small else [4, 10]).addGrid(als.regParam, [0.1])
             .addGrid(als.alpha, [1.0, 20.0]).build())
     cv = CrossValidator(estimator=als, estimatorParamMaps=grid, evaluator=ROEMEvaluator(), numFolds=n_folds,

@@ -24,10 +24,10 @@ __all__ = ["run_demo"]
 SIZES = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000),
-            "ranks": [4, 12], "maxIter": 8, "folds": 3},
-    True: {"explicit": dict(numUsers=120, numItems=400, numRatings=5_000),
-           "implicit": dict(numUsers=80, numItems=200, numRatings=2_000),
-           "ranks": [2, 8], "maxIter": 3, "folds": 2},
+            "ranks": [4, 12], "maxIter": 8, "folds": 3, "blocks": 4},
+    True: {"explicit": dict(numUsers=60, numItems=200, numRatings=2_000),
+           "implicit": dict(numUsers=50, numItems=100, numRatings=1_000),
+           "ranks": [2, 8], "maxIter": 3, "folds": 2, "blocks": 2},
 }
 
 
@@ -61,7 +61,8 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     _stats("ratings", ratings, out)
     train, test = train_test_split_per_user(ratings, testFraction=0.2, seed=seed)
     result = tune(spark, train, feedback="explicit", ranks=size["ranks"], regParams=[0.1], alphas=[1.0],
-                  maxIter=size["maxIter"], folds=size["folds"], metric="rmse", k=10, threshold=0.0, seed=seed,
+                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="rmse", k=10,
+                  threshold=0.0, seed=seed,
                   parallelism=parallelism, label="explicit")
     out("cross-validated RMSE per grid point:")
     for point in result["grid"]:
@@ -88,7 +89,8 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
     result = tune(spark, train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
-                  maxIter=size["maxIter"], folds=size["folds"], metric="roem", k=10, threshold=0.0, seed=seed,
+                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="roem", k=10,
+                  threshold=0.0, seed=seed,
                   parallelism=parallelism, label="implicit", prepared=True)
     out("cross-validated ROEM per grid point (lower is better; random is 0.5):")
     for point in result["grid"]:

@@ -338,19 +338,19 @@ class _RankingParams(_RowEvaluatorParams, HasItemCol, HasK):
         rows = rows.withColumn(_REL, (F.col(_R) > F.lit(threshold)).cast("int"))
         # ranking order: prediction descending (NaN last), ties by item ascending
         order = F.struct((-F.col(_P)).alias("np"), F.col(_I).alias("i"))
+        n_rel = F.col("n_rel").cast("double")
         if metric == "meanAveragePrecision":
-            per_user, ranked = _full_ranking(rows, order)
+            per_user = _full_ranking(rows, order)
+            value = _relevant_precision_sum(F.col("all"), F.col("relevant")) / n_rel
         else:
             per_user, ranked = _top_k(rows, order, k, has_min_by_k(dataset.sparkSession) and not _FORCE_WINDOW_TOP_K)
-        n_rel = F.col("n_rel").cast("double")
-        hits = F.aggregate(ranked, F.lit(0), lambda a, x: a + x).cast("double")
-        value = {
-            "precisionAtK": hits / k,
-            "recallAtK": hits / n_rel,
-            "ndcgAtK": _dcg(ranked) / _dcg(F.array_repeat(F.lit(1), F.least(F.col("n_rel"), F.lit(k)).cast("int"))),
-            "meanAveragePrecisionAtK": _precision_sum(ranked) / F.least(n_rel, F.lit(float(k))),
-            "meanAveragePrecision": _precision_sum(ranked) / n_rel,
-        }[metric]
+            hits = F.aggregate(ranked, F.lit(0), lambda a, x: a + x).cast("double")
+            value = {
+                "precisionAtK": hits / k,
+                "recallAtK": hits / n_rel,
+                "ndcgAtK": _dcg(ranked) / _dcg(F.array_repeat(F.lit(1), F.least(F.col("n_rel"), F.lit(k)).cast("int"))),
+                "meanAveragePrecisionAtK": _precision_sum(ranked) / F.least(n_rel, F.lit(float(k))),
+            }[metric]
         score = F.when(F.col("n_rel") > 0, value).otherwise(F.lit(0.0))
         counted = F.col("n_rel") > 0 if self.getNoRelevantUsers() == "exclude" else F.lit(True)
         totals = per_user.agg(
@@ -409,13 +409,34 @@ def _top_k(rows: DataFrame, order: Column, k: int, bounded_aggregate: bool) -> T
     return per_user, F.transform(F.col("top"), lambda x: x[_REL])
 
 
-def _full_ranking(rows: DataFrame, order: Column) -> Tuple[DataFrame, Column]:
-    """Per user: the relevance flags of all its rows in rank order, and counts."""
-    per_user = rows.groupBy(_U).agg(
-        F.sort_array(F.collect_list(F.struct(order.alias("o"), F.col(_REL).alias("rel")))).alias("all"),
+def _full_ranking(rows: DataFrame, order: Column) -> DataFrame:
+    """Per user: all its rows' (order, relevance) keys sorted in rank order, the keys of its
+    relevant rows, and counts. Sorting plain keys is native; nothing walks the whole ranking
+    row by row (an interpreted fold over every row made full MAP 10x slower than Spark's)."""
+    key = F.struct(order.alias("o"), F.col(_REL).alias("rel"))
+    return rows.groupBy(_U).agg(
+        F.sort_array(F.collect_list(key)).alias("all"),
+        F.collect_list(F.when(F.col(_REL) > 0, key)).alias("relevant"),
         *_per_user_counts(rows),
     )
-    return per_user, F.transform(F.col("all"), lambda x: x["rel"])
+
+
+def _relevant_precision_sum(ranking: Column, relevant: Column) -> Column:
+    """Sum over the relevant rows of precision at their position, from the positions alone.
+
+    The i-th relevant row (0-based, in rank order) at 1-based position p adds (i + 1) / p.
+    ``array_position`` gives the first position of a key; copies of one key (duplicate rows)
+    sit next to each other in the ranking, so each copy after the first takes the position
+    after the previous one's.
+    """
+    positions = F.sort_array(F.transform(relevant, lambda x: array_position(ranking, x)))
+    start = F.struct(F.lit(0).cast("long").alias("at"), F.lit(0).alias("i"), F.lit(0.0).alias("sum"))
+
+    def step(acc: Column, p: Column) -> Column:
+        at = F.greatest(p, acc["at"] + 1)
+        return F.struct(at.alias("at"), (acc["i"] + 1).alias("i"), (acc["sum"] + (acc["i"] + 1) / at).alias("sum"))
+
+    return F.aggregate(positions, start, step)["sum"]
 
 
 def _dcg(flags: Column) -> Column:

@@ -146,6 +146,15 @@ def test_string_items_ties_broken_by_item(spark):
     assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == 0.5
 
 
+def test_full_map_counts_duplicate_rows_at_their_own_positions(spark):
+    # (0, 1) twice: both copies are relevant and ranked next to each other, as in the reference
+    rows = [(0, 1, 1.0, 0.9), (0, 1, 1.0, 0.9), (0, 2, 0.0, 0.95), (0, 3, 2.0, 0.1), (1, 1, 1.0, 0.5), (1, 2, 0.0, 0.5)]
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+    expected = reference.ranking_metric(*columns(rows), "meanAveragePrecision", 10)
+    assert expected == pytest.approx(((1 / 2 + 2 / 3 + 3 / 4) / 3 + 1.0) / 2)
+    assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == pytest.approx(expected, rel=1e-12)
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 
