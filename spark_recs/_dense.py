@@ -36,9 +36,11 @@ class DenseIndex:
 
 
 def dense_index(
-    df: DataFrame, order: Sequence[Column], sums: Dict[str, Column] | None = None
+    df: DataFrame, order: Sequence[Column], sums: Dict[str, Column] | None = None, index_type: str = "int"
 ) -> DenseIndex:
-    """Add an IntegerType ``index`` column numbering the rows of ``df`` in ``order``.
+    """Add an ``index`` column (``index_type``: IntegerType, or ``"bigint"`` for callers that
+    number more than 2**31 - 1 rows and rebase the index themselves) numbering the rows of
+    ``df`` in ``order``.
 
     ``sums`` maps names to column expressions whose totals over all rows are wanted; they are
     computed in the same small job that counts the rows of each partition.
@@ -68,7 +70,7 @@ def dense_index(
     position = F.col(_MID).bitwiseAND(F.lit((1 << _POSITION_BITS) - 1))
     part = F.shiftright(F.col(_MID), _POSITION_BITS).cast("int")
     offset = F.element_at(F.array(*[F.lit(o) for o in offsets]).cast("array<bigint>"), part + 1)
-    frame = tagged.withColumn(INDEX, (offset + position).cast("int")).drop(_MID)
+    frame = tagged.withColumn(INDEX, (offset + position).cast(index_type)).drop(_MID)
     return DenseIndex(frame=frame, size=size, totals=totals)
 
 

@@ -44,9 +44,7 @@ _INT_MAX = 2**31 - 1
 _ORDER_TYPES = ["frequencyDesc", "frequencyAsc", "valueAsc", "valueDesc"]
 _HANDLE_INVALID = ["error", "skip", "keep"]
 _ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
-
-
-_COLUMN = "__column"
+_COLUMN = "__column"  # the input column's number in the stacked vocabulary of all columns
 
 
 def _order(order_type: str, values: Sequence[Column]) -> List[Column]:
@@ -310,7 +308,8 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
             if isinstance(dtype, (StringType, BinaryType)):
                 sums[f"value_bytes{k}"] = F.when(mine, F.octet_length(F.col(slot))).otherwise(F.lit(0))
         order = [F.col(_COLUMN).asc(), *_order(self.getOrderType(), [F.col(slot) for slot in slots])]
-        indexed = dense_index(counts, order, sums)
+        # bigint: the columns together may hold more than 2**31 - 1 ids, each column fewer
+        indexed = dense_index(counts, order, sums, index_type="bigint")
         totals = indexed.totals
         vocabularies, sizes, nbytes = [], [], []
         start = 0
