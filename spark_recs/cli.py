@@ -380,7 +380,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from spark_recs.demo import run_demo
 
     spark = _spark(args, "demo")
-    run_demo(spark, quick=args.quick, seed=args.seed, parallelism=args.parallelism)
+    # the demo sizes its shuffles for its small data unless the user set them with --conf
+    own = any(item.partition("=")[0].strip() == "spark.sql.shuffle.partitions" for item in args.conf or [])
+    run_demo(spark, quick=args.quick, seed=args.seed, parallelism=args.parallelism,
+             **({"shuffle_partitions": None} if own else {}))
     return 0
 
 
@@ -413,7 +416,10 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--feedback", choices=["explicit", "implicit", "binary"], default="explicit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("demo", parents=[common], help="the whole workflow on the embedded data")
+    p = sub.add_parser("demo", parents=[common], help="the whole workflow on the embedded data",
+                       description="The whole workflow on the embedded synthetic data. Its shuffles run in "
+                                   "4 partitions (the data are small) unless --conf spark.sql.shuffle.partitions=N "
+                                   "is given; the session's setting is put back at the end.")
     p.add_argument("--quick", action="store_true", help="smaller data and grid (for CI)")
     p.set_defaults(run=cmd_demo)
 

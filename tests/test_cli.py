@@ -92,9 +92,18 @@ def test_module_entry_point_help():
         assert command in done.stdout
 
 
-def test_demo_quick_prints_the_whole_workflow(capsys):
+def test_demo_quick_prints_the_whole_workflow(capsys, spark_session, monkeypatch):
+    import spark_recs.demo as demo
+
+    seen = []
+    stats = demo._stats
+    monkeypatch.setattr(demo, "_stats", lambda *a: (seen.append(spark_session.conf.get("spark.sql.shuffle.partitions")), stats(*a)))
+    before = spark_session.conf.get("spark.sql.shuffle.partitions")
     code, out, err = run(capsys, "demo", "--quick")
     assert code == 0, err
+    # the demo sizes its shuffles for its small data while it runs, and puts the session's setting back
+    assert seen == [str(demo.DEMO_SHUFFLE_PARTITIONS)] * 2
+    assert spark_session.conf.get("spark.sql.shuffle.partitions") == before
     for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
                      "== implicit feedback", "cross-validated ROEM", "held-out precision@10: ALS",
                      "most-popular", "top-5 for", "demo finished in"):
@@ -102,6 +111,36 @@ def test_demo_quick_prints_the_whole_workflow(capsys):
     assert "fit 5/5" in err  # progress: 2 grid points x 2 folds + the refit, per feedback kind
     titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
     assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
+
+
+def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch):
+    import spark_recs.demo as demo
+
+    calls = []
+    monkeypatch.setattr(demo, "run_demo", lambda spark, **kw: calls.append(kw))
+    key = "spark.sql.shuffle.partitions"
+    before = spark_session.conf.get(key)
+    try:
+        assert main(["demo", "--quick"]) == 0
+        assert main(["demo", "--quick", "--conf", f"{key}=3"]) == 0
+    finally:
+        spark_session.conf.set(key, before)
+    assert "shuffle_partitions" not in calls[0]  # the demo's own default
+    assert calls[1]["shuffle_partitions"] is None  # the user's --conf stands
+
+
+def test_shuffle_partitions_are_put_back_when_the_demo_fails(spark_session):
+    from spark_recs.demo import _shuffle_partitions
+
+    key = "spark.sql.shuffle.partitions"
+    before = spark_session.conf.get(key)
+    with pytest.raises(RuntimeError, match="boom"):
+        with _shuffle_partitions(spark_session, 9):
+            assert spark_session.conf.get(key) == "9"
+            raise RuntimeError("boom")
+    assert spark_session.conf.get(key) == before
+    with _shuffle_partitions(spark_session, None):
+        assert spark_session.conf.get(key) == before
 
 
 #: Runs main() in a fresh process and names the kind of session it ran on.
