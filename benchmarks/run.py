@@ -383,6 +383,10 @@ def print_size(name: str, meta: Dict[str, Any], results: Dict[str, Any]) -> None
         if case_name == "zeros_sample" and check:
             notes.append(f"rows {check.get('rows'):,} = {check.get('rows_per_positive', 0):.2f} x positives "
                          f"(grid {check.get('grid_rows'):,}; naive sample {check.get('naive_rows'):,})")
+        if case_name == "implicit_cv" and check and "ours_best" in check:
+            same = "same" if check["ours_best"] == check["naive_best"] else "DIFFERENT"
+            notes.append(f"{same} best params {check['ours_best']}; avg metrics differ by up to "
+                         f"{check['max_relative_metric_difference']:.1%}")
         joins = res.get("naive_final_plan_joins")
         if joins:
             notes.append("naive joins: " + ", ".join(joins))
