@@ -108,16 +108,14 @@ def _invalid_rating() -> Column:
     return F.col(_R).isNull() | F.isnan(F.col(_R))
 
 
-def _check_counts(rows: DataFrame, with_item: bool) -> Dict[str, Column]:
-    """Per-user (or per-group) counts of bad values, to be summed into the evaluation's job."""
-    counts = {
+def _check_counts(rows: DataFrame) -> Dict[str, Column]:
+    """Per-user counts of bad values, to be summed into the evaluation's job."""
+    return {
         "rows": F.count(F.lit(1)),
         "null_users": F.count(F.when(F.col(_U).isNull(), 1)),
         "null_ratings": F.count(F.when(_invalid_rating(), 1)),
+        "null_items": F.count(F.when(F.col(_I).isNull(), 1)),
     }
-    if with_item:
-        counts["null_items"] = F.count(F.when(F.col(_I).isNull(), 1))
-    return counts
 
 
 class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritable):
@@ -384,7 +382,7 @@ class _RankingEvaluator(Evaluator, _RankingParams):
 def _per_user_counts(rows: DataFrame) -> Tuple[Column, ...]:
     return (
         F.sum(_REL).alias("n_rel"),
-        *[e.alias(k) for k, e in _check_counts(rows, True).items()],
+        *[e.alias(k) for k, e in _check_counts(rows).items()],
     )
 
 

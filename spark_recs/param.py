@@ -1,13 +1,26 @@
 """Shared params of spark-recs stages, named and defaulted as ``pyspark.ml.recommendation.ALS``
 names them, so one value serves every stage of a recommender pipeline."""
 
-from typing import TypeVar
+import zlib
+from typing import Any, Dict, TypeVar
 
 from pyspark.ml.param import Param, Params, TypeConverters
 
 P = TypeVar("P", bound=Params)
 
 __all__ = ["HasUserCol", "HasItemCol", "HasRatingCol", "HasK"]
+
+
+def fixed_seed(name: str) -> int:
+    """A fixed default seed for the stage or function ``name``. PySpark's ``HasSeed`` defaults
+    to ``hash(class name)``, which changes from one Python process to the next (string hashing
+    is randomised); a constant keeps default folds, samples and fits reproducible."""
+    return zlib.crc32(name.encode())
+
+
+def without_none_seed(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Keyword arguments less ``seed=None``, which leaves the seed as it is."""
+    return {k: v for k, v in kwargs.items() if not (k == "seed" and v is None)}
 
 
 class HasUserCol(Params):

@@ -1,6 +1,5 @@
 """ImplicitALS: implicit-feedback ALS that does not pay for zero-rated rows when fitting."""
 
-import zlib
 from typing import Any, Dict, Optional
 
 from pyspark import keyword_only
@@ -13,11 +12,12 @@ from pyspark.sql.types import DoubleType, FloatType
 from spark_recs import _validation as V
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
+from spark_recs.param import fixed_seed, without_none_seed
 
 __all__ = ["ImplicitALS"]
 
-#: Fixed default seed: PySpark's HasSeed default, hash(class name), changes between processes.
-_DEFAULT_SEED = zlib.crc32(b"spark_recs.recommendation.ImplicitALS")
+#: The default seed (see fixed_seed).
+_DEFAULT_SEED = fixed_seed("spark_recs.recommendation.ImplicitALS")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
@@ -94,8 +94,7 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
     ) -> None:
         super().__init__()
         self._setDefault(implicitPrefs=True, seed=_DEFAULT_SEED)
-        kwargs = {k: v for k, v in self._input_kwargs.items() if not (k == "seed" and v is None)}
-        self._set(**kwargs)
+        self._set(**without_none_seed(self._input_kwargs))
 
     @keyword_only
     def setParams(
@@ -120,7 +119,7 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
         blockSize: int = 4096,
     ) -> "ImplicitALS":
         """Sets params for ImplicitALS."""
-        kwargs = {k: v for k, v in self._input_kwargs.items() if not (k == "seed" and v is None)}
+        kwargs = without_none_seed(self._input_kwargs)
         return self._set(**kwargs)
 
     # ALS's setters only set params: the same functions serve here and return this estimator.

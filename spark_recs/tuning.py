@@ -5,7 +5,6 @@ every user's rows are spread over the folds (or between train and test) in a see
 order, so each user is in every training set that can hold it.
 """
 
-import zlib
 from typing import Any, Dict, Optional, Tuple
 
 from pyspark import keyword_only
@@ -18,12 +17,12 @@ from pyspark.sql import functions as F
 from spark_recs import _validation as V
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
-from spark_recs.param import HasItemCol, HasUserCol
+from spark_recs.param import HasItemCol, HasUserCol, fixed_seed, without_none_seed
 
 __all__ = ["PerUserFolds", "train_test_split_per_user"]
 
-#: Fixed default seed: PySpark's HasSeed default, hash(class name), changes between processes.
-_DEFAULT_SEED = zlib.crc32(b"spark_recs.tuning")
+#: The default seed (see fixed_seed).
+_DEFAULT_SEED = fixed_seed("spark_recs.tuning")
 
 
 def _per_user_order(stage: Any, dataset: DataFrame, user: str, item: str, seed: int) -> Tuple[Column, Column, Column]:
@@ -118,8 +117,7 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         seed: Optional[int] = None,
     ) -> "PerUserFolds":
         """Sets params for this PerUserFolds."""
-        kwargs = {k: v for k, v in self._input_kwargs.items() if not (k == "seed" and v is None)}
-        return self._set(**kwargs)
+        return self._set(**without_none_seed(self._input_kwargs))
 
     def setFoldCol(self, value: str) -> "PerUserFolds":
         """Sets the value of :py:attr:`foldCol`."""

@@ -1,6 +1,5 @@
 """``ZeroFiller``: add the unobserved (user, item) pairs of implicit data with rating 0."""
 
-import zlib
 from typing import Optional
 
 from pyspark import keyword_only
@@ -24,7 +23,7 @@ from spark_recs._validation import (
     require_type,
     stage_name,
 )
-from spark_recs.param import HasItemCol, HasRatingCol, HasUserCol
+from spark_recs.param import HasItemCol, HasRatingCol, HasUserCol, fixed_seed, without_none_seed
 
 __all__ = ["ZeroFiller"]
 
@@ -45,9 +44,8 @@ _RN = "__spark_recs_rn"
 
 #: Rounds of cycle walking in ``strategy="sample"`` (see the Notes of :class:`ZeroFiller`).
 _WALK = 32
-#: The default seed. PySpark's ``HasSeed`` defaults to ``hash(class name)``, which changes from
-#: one Python process to the next; a constant keeps the default sample reproducible.
-_DEFAULT_SEED = zlib.crc32(b"spark_recs.zeros.ZeroFiller")
+#: The default seed (see fixed_seed).
+_DEFAULT_SEED = fixed_seed("spark_recs.zeros.ZeroFiller")
 
 
 class ZeroFiller(
@@ -259,10 +257,7 @@ class ZeroFiller(
         seed: Optional[int] = None,
     ) -> "ZeroFiller":
         """Sets params for this ZeroFiller (``seed=None`` leaves the seed as it is)."""
-        kwargs = dict(self._input_kwargs)
-        if kwargs.get("seed", 0) is None:
-            del kwargs["seed"]
-        return self._set(**kwargs)
+        return self._set(**without_none_seed(self._input_kwargs))
 
     def setHandleDuplicates(self, value: str) -> "ZeroFiller":
         """Sets the value of :py:attr:`handleDuplicates`."""
