@@ -3,6 +3,7 @@
 import math
 import random
 
+import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
@@ -73,6 +74,21 @@ def test_roem_average_ties_equals_numpy(spark, seed):
     assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule="average"), rel=1e-12)
     assert ours < ROEMEvaluator().evaluate(df) + 1  # sanity: a number, not NaN
     assert ours != ROEMEvaluator().evaluate(df)  # ties exist, so the rules differ
+
+
+@pytest.mark.parametrize("tie_rule", ["min", "average"])
+@pytest.mark.parametrize("nan_rule", ["drop", "last"])
+def test_roem_float_predictions_rank_as_floats(spark, tie_rule, nan_rule):
+    """ALS predicts floats, which ROEM sorts as floats: the same numbers as on their double casts."""
+    rows = make_rows(4, nan_share=0.1)
+    rows += [(0, 100, 2.0, 0.3 + 1e-12), (0, 101, 0.0, 0.3)]  # two doubles, one float: a tie
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction float")
+    users, _, ratings, preds = columns(rows)
+    as_float = [float(np.float32(p)) for p in preds]
+    evaluator = ROEMEvaluator(tieRule=tie_rule, nanPredictions=nan_rule)
+    ours = evaluator.evaluate(df)
+    assert ours == pytest.approx(reference.roem(users, ratings, as_float, tie_rule, nan_rule), rel=1e-12)
+    assert ours == evaluator.evaluate(df.withColumn("prediction", F.col("prediction").cast("double")))
 
 
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
