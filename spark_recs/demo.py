@@ -113,7 +113,10 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     # -- explicit: stars, RMSE ----------------------------------------------------------
     out("== explicit feedback: 1-5 stars ==")
     ratings, items = synthetic_ratings(spark, kind="explicit", seed=seed, **size["explicit"])
-    ratings = ratings.cache()
+    # Checkpoints, not caches: they also cut the plan, which Spark Connect sends whole with every
+    # action and rejects past about 100 nested messages (generator + ZeroFiller + split + the
+    # indexer's fit went past it: "Exceeded upb_DecodeOptions_MaxDepth").
+    ratings = ratings.localCheckpoint()
     _stats("ratings", ratings, out)
     train, test = train_test_split_per_user(ratings, testFraction=0.2, seed=seed)
     result = tune(spark, train, feedback="explicit", ranks=size["ranks"], regParams=[0.1], alphas=[1.0],
@@ -139,9 +142,9 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     # -- implicit: play counts, ROEM and precision@10 -------------------------------------
     out("\n== implicit feedback: play counts ==")
     plays, songs = synthetic_ratings(spark, kind="implicit", seed=seed + 1, **size["implicit"])
-    plays = plays.withColumn("rating", F.col("rating").cast("double")).cache()
+    plays = plays.withColumn("rating", F.col("rating").cast("double")).localCheckpoint()
     _stats("plays", plays, out)
-    filled = ZeroFiller().transform(plays).cache()
+    filled = ZeroFiller().transform(plays).localCheckpoint()
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
     result = tune(spark, train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
@@ -167,7 +170,4 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     _top5(result["model"], named, plays, songs)
     figures["seconds"] = time.monotonic() - start
     out(f"\ndemo finished in {figures['seconds']:.0f} s")
-    ratings.unpersist()
-    plays.unpersist()
-    filled.unpersist()
     return figures

@@ -150,9 +150,12 @@ REPORTING_MAIN = (
 )
 
 
-@pytest.mark.skipif(spark_version() < (4, 0), reason="--remote needs Spark Connect, which runs pyspark.ml from PySpark 4.0 on")
-@pytest.mark.skipif(importlib.util.find_spec("grpc") is None, reason="--remote needs the Spark Connect client: pip install '.[connect]'")
-def test_remote_runs_on_spark_connect(plays_csv):
+needs_pyspark4 = pytest.mark.skipif(spark_version() < (4, 0), reason="--remote needs Spark Connect, which runs pyspark.ml from PySpark 4.0 on")
+needs_grpc = pytest.mark.skipif(importlib.util.find_spec("grpc") is None, reason="--remote needs the Spark Connect client: pip install '.[connect]'")
+
+
+def run_remote(*argv):
+    """main(argv + --remote) in a fresh process; returns (stdout before SESSION, session module, stderr)."""
     from pyspark.sql.utils import is_remote
 
     # On the Connect leg this run's own local server holds the default port: the command then
@@ -160,16 +163,32 @@ def test_remote_runs_on_spark_connect(plays_csv):
     # otherwise local[2] starts a server in the command's process.
     remote = "sc://localhost" if is_remote() else "local[2]"
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED")}
-    done = subprocess.run(
-        [sys.executable, "-c", REPORTING_MAIN, "stats", "--remote", remote, "--input", plays_csv,
-         "--user-col", "listener", "--item-col", "track", "--rating-col", "count"],
-        capture_output=True, text=True, timeout=300, env=env,
-    )
+    done = subprocess.run([sys.executable, "-c", REPORTING_MAIN, *argv, "--remote", remote],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    stats, session = done.stdout.rsplit("SESSION", 1)
-    assert json.loads(stats)["users"] == 40
+    out, session = done.stdout.rsplit("SESSION", 1)
     assert session.strip() == "pyspark.sql.connect.session"
     assert "Failed to set" not in done.stderr  # the settings a starting server took are not re-set noisily
+    return out, done.stderr
+
+
+@needs_pyspark4
+@needs_grpc
+def test_remote_runs_on_spark_connect(plays_csv):
+    out, _err = run_remote("stats", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
+                           "--rating-col", "count")
+    assert json.loads(out)["users"] == 40
+
+
+@needs_pyspark4
+@needs_grpc
+def test_demo_runs_on_spark_connect():
+    # The whole workflow on Connect: its plans must stay within what Connect accepts (the
+    # implicit part once went past the ~100-level message nesting limit)
+    out, err = run_remote("demo", "--quick")
+    for expected in ("best params: rank=", "held-out ROEM: ALS", "held-out precision@10: ALS", "demo finished in"):
+        assert expected in out, expected
+    assert "fit 5/5" in err
 
 
 @pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")
