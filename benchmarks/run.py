@@ -37,6 +37,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 import cases as C  # noqa: E402
+from spark_recs._connect import conf_scope  # noqa: E402
 import datagen  # noqa: E402
 from sparkrest import ShuffleMeter  # noqa: E402
 
@@ -219,26 +220,6 @@ def make_inputs(spark: SparkSession, size: datagen.Size, args, materialize: Mate
 # -- timing -------------------------------------------------------------------------------------
 
 
-class ConfScope:
-    """Set Spark SQL confs, restore the previous values afterwards."""
-
-    def __init__(self, spark: SparkSession, conf: Dict[str, str]) -> None:
-        self.spark, self.conf, self.saved = spark, conf, {}
-
-    def __enter__(self):
-        for k, v in self.conf.items():
-            self.saved[k] = self.spark.conf.get(k, None)
-            self.spark.conf.set(k, v)
-        return self
-
-    def __exit__(self, *exc):
-        for k, v in self.saved.items():
-            if v is None:
-                self.spark.conf.unset(k)
-            else:
-                self.spark.conf.set(k, v)
-
-
 def run_one(spark, meter: ShuffleMeter, group: str, fn) -> Dict[str, Any]:
     sc = spark.sparkContext
     sc.setJobGroup(group, group)
@@ -289,7 +270,7 @@ def run_round(spark, meter, case: C.Case, label_prefix: str, r: int, record_plan
     primary = list(PRIMARY) if r % 2 == 0 else list(reversed(PRIMARY))
     order = primary + [lab for lab in labels if lab not in PRIMARY]
     out: Dict[str, Any] = {"order": order, "runs": {}}
-    with ConfScope(spark, case.conf):
+    with conf_scope(spark, case.conf):
         for label in order:
             group = f"{label_prefix}:{case.name}:{label}:{r}"
             rec = run_one(spark, meter, group, case.contestants[label])
@@ -406,7 +387,7 @@ def warm_up(spark: SparkSession, args: argparse.Namespace, materialize: "Materia
     built = C.build(inputs)
     for name in args.cases:
         case = built[name]
-        with ConfScope(spark, case.conf):
+        with conf_scope(spark, case.conf):
             for fn in case.contestants.values():
                 try:
                     fn()
@@ -465,7 +446,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     continue
                 t_case = time.perf_counter()
                 try:
-                    with ConfScope(spark, case.conf):
+                    with conf_scope(spark, case.conf):
                         checks[case.name] = case.check()
                 except Exception as exc:  # noqa: BLE001
                     traceback.print_exc()

@@ -1,4 +1,5 @@
-"""What differs between a classic SparkSession and a Spark Connect one, in one place.
+"""Session helpers: what differs between a classic SparkSession and a Spark Connect one, in
+one place, and Spark SQL settings scoped to a block (the same on both).
 
 The stages use only the DataFrame API, which both sessions share. What a Connect session lacks
 is the JVM in the client: no ``SparkContext`` (so no ``setLogLevel``), and PySpark's
@@ -7,11 +8,12 @@ replacements, each doing exactly what PySpark does on a classic session.
 """
 
 import warnings
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional
 
 from pyspark.ml import util as _util
 
-__all__ = ["DefaultParamsWriter", "MLWriter", "get_or_create", "is_connect", "set_log_level"]
+__all__ = ["DefaultParamsWriter", "MLWriter", "conf_scope", "get_or_create", "is_connect", "set_log_level"]
 
 
 def is_connect() -> bool:
@@ -27,6 +29,24 @@ def set_log_level(spark: Any, level: str) -> None:
     a shared server keeps its own."""
     if not is_connect():
         spark.sparkContext.setLogLevel(level)
+
+
+@contextmanager
+def conf_scope(spark: Any, conf: Dict[str, str]) -> Iterator[None]:
+    """Run the block with the Spark SQL settings ``conf``, then put the session's own values
+    back (unset those it did not have), also when the block fails."""
+    saved = {}
+    try:
+        for key, value in conf.items():
+            saved[key] = spark.conf.get(key, None)
+            spark.conf.set(key, value)
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
 
 
 def get_or_create(builder: Any, remote: Optional[str] = None) -> Any:

@@ -377,13 +377,13 @@ def _fmt(value: Any) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from spark_recs.demo import run_demo
+    from spark_recs.demo import DEMO_SHUFFLE_PARTITIONS, run_demo
 
     spark = _spark(args, "demo")
     # the demo sizes its shuffles for its small data unless the user set them with --conf
     own = any(item.partition("=")[0].strip() == "spark.sql.shuffle.partitions" for item in args.conf or [])
     run_demo(spark, quick=args.quick, seed=args.seed, parallelism=args.parallelism,
-             **({"shuffle_partitions": None} if own else {}))
+             shuffle_partitions=None if own else DEMO_SHUFFLE_PARTITIONS)
     return 0
 
 

@@ -6,13 +6,14 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 """
 
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Optional
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Dict, Optional
 
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from spark_recs._connect import conf_scope
 from spark_recs.cli import _print_table, tune
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
@@ -49,20 +50,10 @@ def _top5(model: Any, users: list, rated: DataFrame, items: DataFrame) -> None:
     _print_table(rows, recs.columns)
 
 
-@contextmanager
-def _shuffle_partitions(spark: Any, n: Optional[int]) -> Iterator[None]:
-    """Run the block with ``spark.sql.shuffle.partitions`` set to ``n`` (None: leave it),
-    then put the session's own setting back, also when the block fails."""
-    if n is None:
-        yield
-        return
-    key = "spark.sql.shuffle.partitions"
-    old = spark.conf.get(key)
-    spark.conf.set(key, str(n))
-    try:
-        yield
-    finally:
-        spark.conf.set(key, old)
+def _shuffle_partitions(spark: Any, n: Optional[int]) -> ContextManager[None]:
+    """``spark.sql.shuffle.partitions`` set to ``n`` for a block, the session's own value put
+    back after it (None: the session's setting stands)."""
+    return nullcontext() if n is None else conf_scope(spark, {"spark.sql.shuffle.partitions": str(n)})
 
 
 def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int = 2,

@@ -119,8 +119,7 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
         blockSize: int = 4096,
     ) -> "ImplicitALS":
         """Sets params for ImplicitALS."""
-        kwargs = without_none_seed(self._input_kwargs)
-        return self._set(**kwargs)
+        return self._set(**without_none_seed(self._input_kwargs))
 
     # ALS's setters only set params: the same functions serve here and return this estimator.
     setRank = ALS.setRank

@@ -125,7 +125,7 @@ def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch)
         assert main(["demo", "--quick", "--conf", f"{key}=3"]) == 0
     finally:
         spark_session.conf.set(key, before)
-    assert "shuffle_partitions" not in calls[0]  # the demo's own default
+    assert calls[0]["shuffle_partitions"] == demo.DEMO_SHUFFLE_PARTITIONS  # the demo's own default
     assert calls[1]["shuffle_partitions"] is None  # the user's --conf stands
 
 
@@ -155,7 +155,8 @@ needs_grpc = pytest.mark.skipif(importlib.util.find_spec("grpc") is None, reason
 
 
 def run_remote(*argv):
-    """main(argv + --remote) in a fresh process; returns (stdout before SESSION, session module, stderr)."""
+    """main(argv + --remote) in a fresh process on Spark Connect; returns (stdout before the
+    SESSION line, stderr)."""
     from pyspark.sql.utils import is_remote
 
     # On the Connect leg this run's own local server holds the default port: the command then
