@@ -51,7 +51,7 @@ def test_explicit_keeps_zero_ratings(filled):
         np.testing.assert_allclose(ou[key], pu[key], rtol=1e-4, atol=1e-5)
 
 
-def test_params_defaults_and_setters():
+def test_params_defaults_and_setters(spark):  # ALS() needs a running SparkContext
     als = ImplicitALS()
     assert als.getImplicitPrefs() is True
     assert als.getSeed() == ImplicitALS().getSeed()  # fixed, not hash(class name)
