@@ -33,6 +33,7 @@ from pyspark.sql.types import (
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._compat import metadata_context
+from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, dense_index
 from spark_recs._validation import column as col
 
@@ -415,8 +416,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         return self._vocabularies[i].schema[VALUE].dataType
 
     def _broadcastable(self, dataset: DataFrame, i: int) -> bool:
-        threshold = _parse_bytes(dataset.sparkSession.conf.get("spark.sql.autoBroadcastJoinThreshold", "10MB"))
-        return threshold >= 0 and self._bytes[i] <= threshold
+        return fits_broadcast(dataset.sparkSession, self._bytes[i])
 
     def _lookup(self, dataset: DataFrame, i: int, key: str, target: str, by_value: bool) -> DataFrame:
         """Vocabulary ``i`` as a two-column join side: ``key`` -> ``target``."""
@@ -639,16 +639,6 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
     def read(cls) -> "IdIndexerModelReader":
         """Returns an MLReader instance for this class."""
         return IdIndexerModelReader(cls)
-
-
-def _parse_bytes(text: str) -> int:
-    """Spark's byte-size strings ('10485760', '10MB', '10m', '-1') in bytes."""
-    text = str(text).strip().lower()
-    units = {"b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30, "t": 2**40, "tb": 2**40}
-    for unit in sorted(units, key=len, reverse=True):
-        if text.endswith(unit):
-            return int(float(text[: -len(unit)]) * units[unit])
-    return int(float(text))
 
 
 _DATA_FORMAT = 1

@@ -8,8 +8,9 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, DoubleType, FloatType
+from pyspark.sql.types import BinaryType, DataType, DoubleType, FloatType, StringType
 
+from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, SMALL, dense_index, small_dense_index
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
@@ -42,6 +43,8 @@ _K2 = "__spark_recs_k2"
 _K3 = "__spark_recs_k3"
 _RN = "__spark_recs_rn"
 
+#: Bytes per input row in a broadcast hash table, besides string ids' own bytes.
+_BROADCAST_ROW_BYTES = 64
 #: Rounds of cycle walking in ``strategy="sample"`` (see the Notes of :class:`ZeroFiller`).
 _WALK = 32
 #: The default seed (see fixed_seed).
@@ -106,12 +109,14 @@ class ZeroFiller(
     **strategy="full".** Output: one row per (user, item) among the distinct users and items
     of the input, U x I rows; observed pairs keep their rating, the others get 0. If U x I >
     ``maxRows`` a ``ValueError`` is raised right after the counting job. The grid is never
-    built by a cross join and a join (which would shuffle all U x I rows): items get a dense
-    index 0..I-1 in ascending order of their value; each user's sorted observed indices
-    o_1 < ... < o_n split [0, I) into the gaps [0, o_1), (o_1, o_2), ..., (o_n, I), whose
-    indices become the user's zero rows (a map-side explode of per-user arrays); zero indices
-    are mapped back to items through a broadcast of the I distinct items.
-
+    shuffled. When the input fits ``spark.sql.autoBroadcastJoinThreshold`` (64 bytes a row
+    plus string ids' bytes, as counted by that job), the grid is the distinct users crossed
+    with the broadcast distinct items, left-joined to the broadcast input. Otherwise (a join
+    would then shuffle all U x I rows) items get a dense index 0..I-1 in ascending order of
+    their value; each user's sorted observed indices o_1 < ... < o_n split [0, I) into the
+    gaps [0, o_1), (o_1, o_2), ..., (o_n, I), whose indices become the user's zero rows (a
+    map-side explode of per-user arrays); zero indices are mapped back to items through a
+    broadcast of the I distinct items. Both give the same rows.
     **strategy="sample".** User u gets z_u = min(I - n_u, round(numZeros * n_u)) zeros with
     ``numZerosMode="perPositive"``, z_u = min(I - n_u, round(numZeros)) with ``"perUser"``,
     where round(x) = floor(x + 0.5) rounds halves up. The z_u items are drawn without
@@ -128,9 +133,9 @@ class ZeroFiller(
     the first z_u kept. The sample depends only on the data and the seed, never on the
     partitioning of the input, and differs from one seed to another.
 
-    **Jobs.** ``transform`` runs eagerly the counting job and the small jobs that index the
-    distinct items (a sort and a ``localCheckpoint`` of I rows); it returns a lazy DataFrame
-    for the big part. It uses the DataFrame API only, so it also runs on Spark Connect.
+    **Jobs.** ``transform`` runs eagerly the counting job (and, for the gaps with more than
+    1,000,000 distinct items, the jobs that index them: a sort and a ``localCheckpoint`` of I
+    rows); it returns a lazy DataFrame for the big part. It uses the DataFrame API only, so it also runs on Spark Connect.
 
     Examples
     --------
@@ -371,6 +376,9 @@ class ZeroFiller(
             agg = F.sum(_R) if mode == "sum" else F.max(_R)
             df = df.groupBy(_U, _I).agg(agg.cast(rating_type).alias(_R))
 
+        if strategy == "full" and fits_broadcast(dataset.sparkSession, stats["bytes"]):
+            return self._output(self._broadcast_grid(df, rating_type), user, item, rating)
+
         distinct_items, by_value = df.select(_I).distinct(), [F.col(_I).asc()]
         if items <= SMALL:  # the usual case (the index is broadcast below): no extra job
             vocab = small_dense_index(distinct_items, by_value, items)
@@ -387,11 +395,22 @@ class ZeroFiller(
         zeros = zero_index.join(items_by_index, on=_IDX).select(
             _U, _I, F.lit(0).cast(rating_type).alias(_R)
         )
-        return (
-            df.select(_U, _I, _R)
-            .unionByName(zeros)
-            .select(F.col(_U).alias(user), F.col(_I).alias(item), F.col(_R).alias(rating))
-        )
+        return self._output(df.select(_U, _I, _R).unionByName(zeros), user, item, rating)
+
+    @staticmethod
+    def _output(df: DataFrame, user: str, item: str, rating: str) -> DataFrame:
+        return df.select(F.col(_U).alias(user), F.col(_I).alias(item), F.col(_R).alias(rating))
+
+    @staticmethod
+    def _broadcast_grid(df: DataFrame, rating_type: DataType) -> DataFrame:
+        """The full grid when the input fits a broadcast: distinct users x distinct items
+        (broadcast), left-joined to the input (broadcast), 0 where no row matched. Nothing of
+        the grid is shuffled."""
+        grid = df.select(_U).distinct().crossJoin(F.broadcast(df.select(_I).distinct()))
+        zero, r = F.lit(0).cast(rating_type), F.col(_R)
+        # the rating keeps the input's nullability, as the union of the gaps plan does
+        rating = F.when(r.isNull(), zero).otherwise(r) if df.schema[_R].nullable else F.coalesce(r, zero)
+        return grid.join(F.broadcast(df), [_U, _I], "left").select(_U, _I, rating.alias(_R))
 
     @staticmethod
     def _stats(df: DataFrame, rating_type: DataType) -> dict:
@@ -401,6 +420,12 @@ class ZeroFiller(
             nan = F.count(F.when(F.isnan(r), F.lit(1)))
         else:
             nan = F.lit(0)
+        # the input's size as a broadcast hash table: a row of three 8-byte words, its null
+        # bits and the table's own entry, plus the bytes of string or binary ids
+        nbytes = F.count(F.lit(1)) * F.lit(_BROADCAST_ROW_BYTES)
+        for c, dtype in ((u, df.schema[_U].dataType), (i, df.schema[_I].dataType)):
+            if isinstance(dtype, (StringType, BinaryType)):
+                nbytes = nbytes + F.coalesce(F.sum(F.octet_length(c)), F.lit(0))
         row = df.agg(
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(u.isNull(), F.lit(1))).alias("null_users"),
@@ -410,6 +435,7 @@ class ZeroFiller(
             F.count_distinct(u).alias("users"),
             F.count_distinct(i).alias("items"),
             F.count_distinct(u, i).alias("pairs"),
+            nbytes.alias("bytes"),
         ).first()
         return {k: int(v or 0) for k, v in row.asDict().items()}
 

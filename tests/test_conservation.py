@@ -65,7 +65,7 @@ def _pairs(combine):
 
 
 @pytest.mark.parametrize("mode, combine", [("sum", sum), ("max", max)])
-def test_zero_filler_full_grid(plays, mode, combine):
+def test_zero_filler_full_grid(plays, full_plan, mode, combine):
     pairs = _pairs(combine)
     users, items = {u for u, _ in pairs}, {i for _, i in pairs}
     out = ZeroFiller(handleDuplicates=mode).transform(plays)
@@ -74,7 +74,7 @@ def test_zero_filler_full_grid(plays, mode, combine):
     assert max(multiset(out, "user", "item").values()) == 1
 
 
-def test_zero_filler_full_grid_without_duplicates(plays):
+def test_zero_filler_full_grid_without_duplicates(plays, full_plan):
     unique = plays.dropDuplicates(["user", "item"])
     n, total = count_and_sum(unique)
     out = ZeroFiller().transform(unique)

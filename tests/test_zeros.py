@@ -72,6 +72,13 @@ def _job_count(spark, group, action):
 
 # --------------------------------------------------------------------------- full strategy
 
+
+def test_full_plans_are_the_ones_asked_for(spark, full_plan, capsys):
+    ZeroFiller().transform(_df(spark, SMALL, _schema())).explain()
+    plan = capsys.readouterr().out
+    assert ("Generate" in plan) == (full_plan == "gaps"), plan  # the gaps' explode
+    assert ("BroadcastNestedLoopJoin" in plan) == (full_plan == "broadcast"), plan  # the grid
+
 SMALL = [("u1", "a", 3), ("u1", "c", 1), ("u2", "b", 5), ("u3", "c", 2)]
 SMALL_FULL = [
     ("u1", "a", 3), ("u1", "b", 0), ("u1", "c", 1),
@@ -80,7 +87,7 @@ SMALL_FULL = [
 ]
 
 
-def test_full_small_gives_expected_rows(spark):
+def test_full_small_gives_expected_rows(spark, full_plan):
     # an extra column is not carried over; 3 users x 3 items = maxRows is allowed
     df = _df(spark, [row + ("x",) for row in SMALL],
              "user string, item string, rating int, extra string")
@@ -89,7 +96,7 @@ def test_full_small_gives_expected_rows(spark):
     assertDataFrameEqual(out, spark.createDataFrame(SMALL_FULL, _schema()))
 
 
-def test_full_equals_naive_cross_join_on_random_data(spark):
+def test_full_equals_naive_cross_join_on_random_data(spark, full_plan):
     rows = _random_rows(30, 20, 0.15, seed=1)
     rows = [(u, i, float(r)) for u, i, r in rows]
     df = _df(spark, rows, _schema(rating_type=DoubleType()))
@@ -103,7 +110,7 @@ def test_full_equals_naive_cross_join_on_random_data(spark):
     assert out.schema == df.schema
 
 
-def test_full_keeps_int_and_long_types_and_odd_names(spark):
+def test_full_keeps_int_and_long_types_and_odd_names(spark, full_plan):
     # String ids and int ratings are in SMALL, double ratings in the random data above; here
     # int user ids, long item ids, long ratings, and odd names: "index" is also the name of
     # dense_index's column, and a dot in a name is not a path. User 1 observed every item.
@@ -116,6 +123,15 @@ def test_full_keeps_int_and_long_types_and_odd_names(spark):
     assert out.schema == schema
     expected_df = spark.createDataFrame([(u, i, r) for (u, i), r in expected.items()], schema)
     assertDataFrameEqual(out, expected_df)
+
+
+def test_full_keeps_a_non_nullable_schema(spark, full_plan):
+    schema = StructType([StructField(n, t, nullable=False) for n, t in
+                         (("user", StringType()), ("item", StringType()), ("rating", IntegerType()))])
+    df = spark.createDataFrame(SMALL, schema)
+    out = ZeroFiller().transform(df)
+    assert out.schema == schema
+    assertDataFrameEqual(out, spark.createDataFrame(SMALL_FULL, schema))
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -135,7 +151,7 @@ def test_duplicates_raise_by_default(spark):
 
 
 @pytest.mark.parametrize("mode, a, b", [("sum", 3 + 4 + 1, 5 + 2), ("max", 4, 5)])
-def test_duplicates_sum_and_max(spark, mode, a, b):
+def test_duplicates_sum_and_max(spark, full_plan, mode, a, b):
     df = _df(spark, DUPS, _schema())
     out = ZeroFiller(handleDuplicates=mode).transform(df)
     expected = [(u, i, a if (u, i) == ("u1", "a") else b if (u, i) == ("u2", "b") else r)
