@@ -71,6 +71,12 @@ def roem_plan(request, monkeypatch):
     return {"method": request.param.split("-")[0]}
 
 
+#: Fewer of the plans above, for tests whose cases multiply: 'pairs-mixed' runs both the
+#: pair plan and the sort plan (on the users it sends there) in one evaluation.
+TWO_PLANS = pytest.mark.parametrize("roem_plan", ["sort", "pairs-mixed"], indirect=True)
+METHODS = pytest.mark.parametrize("roem_plan", ["sort", "pairs"], indirect=True)
+
+
 def test_roem_plans_split_users(spark, rows):
     """The 'pairs-mixed' plan above does score some users each way."""
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
@@ -97,6 +103,7 @@ def test_roem_average_ties_equals_numpy(spark, seed, roem_plan):
     assert ours != ROEMEvaluator(**roem_plan).evaluate(df)  # ties exist, so the rules differ
 
 
+@TWO_PLANS
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
 def test_roem_float_predictions_rank_as_floats(spark, tie_rule, nan_rule, roem_plan):
@@ -112,6 +119,7 @@ def test_roem_float_predictions_rank_as_floats(spark, tie_rule, nan_rule, roem_p
     assert ours == evaluator.evaluate(df.withColumn("prediction", F.col("prediction").cast("double")))
 
 
+@TWO_PLANS
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
 def test_roem_nan_predictions(spark, tie_rule, nan_rule, roem_plan):
@@ -248,14 +256,16 @@ def test_negative_and_null_ratings(spark):
         ((None, 2, 1.0, 0.5), r"userCol 'user' has 1 null value\(s\)"),
     ],
 )
-def test_roem_bad_rows_in_every_plan(spark, rows, roem_plan, bad, message):
-    """A bad row raises whichever plan scores its user, light or heavy."""
+@METHODS
+def test_roem_bad_rows_under_both_methods(spark, rows, roem_plan, bad, message):
+    """A bad row raises under either method (the checks run before the plans part ways)."""
     df = spark.createDataFrame(rows + [bad], "user int, item int, rating double, prediction double")
     with pytest.raises(ValueError, match="ROEMEvaluator: " + message):
         ROEMEvaluator(**roem_plan, tieRule="average", nanPredictions="last").evaluate(df)
 
 
-def test_roem_empty_and_unrated_in_every_plan(spark, roem_plan):
+@METHODS
+def test_roem_empty_and_unrated_under_both_methods(spark, roem_plan):
     empty = spark.createDataFrame([], "user int, item int, rating double, prediction double")
     with pytest.raises(ValueError, match=r"ROEMEvaluator: no rows to evaluate in predictionCol 'prediction'"):
         ROEMEvaluator(**roem_plan).evaluate(empty)
