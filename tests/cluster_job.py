@@ -102,6 +102,7 @@ def main(master: str) -> None:
         "cv_metrics": cv_model.avgMetrics,
         "cv_best_rank": cv_model.bestModel.rank,
         "roem": roem.evaluate(predictions),
+        "roem_pairs": ROEMEvaluator(method="pairs").evaluate(predictions),
         "roem_numpy": reference.roem(users, ratings, scores),
         "precision": precision.evaluate(predictions),
         "precision_numpy": reference.ranking_metric(users, items, ratings, scores, "precisionAtK", 5),

@@ -38,6 +38,16 @@ def params(stage):
     return {p.name: v for p, v in stage.extractParamMap().items()}
 
 
+def assert_params(stage, saved):
+    """The saved params come back; a param added after that release (such as
+    ROEMEvaluator.method, after 0.1.0) is not set by the load, so it has its default."""
+    got = params(stage)
+    assert {name: got.get(name) for name in saved} == saved
+    for param in stage.params:
+        if param.name not in saved:
+            assert not stage.isSet(param), param.name
+
+
 def rows(df):
     return sorted([list(r) for r in df.collect()], key=lambda r: [str(v) for v in r])
 
@@ -61,10 +71,12 @@ def test_saved_fixture_loads_with_its_params_and_results(spark, version, name):
     assert type(stage) is cls
     if name == "pipeline_model":
         assert [type(s).__module__ + "." + type(s).__name__ for s in stage.stages] == entry["stages"]
-        assert [params(s) for s in stage.stages] == entry["params"]
+        assert len(stage.stages) == len(entry["params"])
+        for s, saved in zip(stage.stages, entry["params"]):
+            assert_params(s, saved)
     else:
         assert stage.uid == entry["uid"]
-        assert params(stage) == entry["params"]
+        assert_params(stage, entry["params"])
     data = None
     if entry["input"] is not None:
         source = info["inputs"][entry["input"]]
