@@ -117,6 +117,7 @@ class ZeroFiller(
     gaps [0, o_1), (o_1, o_2), ..., (o_n, I), whose indices become the user's zero rows (a
     map-side explode of per-user arrays); zero indices are mapped back to items through a
     broadcast of the I distinct items. Both give the same rows.
+
     **strategy="sample".** User u gets z_u = min(I - n_u, round(numZeros * n_u)) zeros with
     ``numZerosMode="perPositive"``, z_u = min(I - n_u, round(numZeros)) with ``"perUser"``,
     where round(x) = floor(x + 0.5) rounds halves up. The z_u items are drawn without
@@ -135,7 +136,8 @@ class ZeroFiller(
 
     **Jobs.** ``transform`` runs eagerly the counting job (and, for the gaps with more than
     1,000,000 distinct items, the jobs that index them: a sort and a ``localCheckpoint`` of I
-    rows); it returns a lazy DataFrame for the big part. It uses the DataFrame API only, so it also runs on Spark Connect.
+    rows); it returns a lazy DataFrame for the big part. It uses the DataFrame API only, so
+    it also runs on Spark Connect.
 
     Examples
     --------
@@ -399,6 +401,7 @@ class ZeroFiller(
 
     @staticmethod
     def _output(df: DataFrame, user: str, item: str, rating: str) -> DataFrame:
+        """The internal columns under the input's own names, in the output's order."""
         return df.select(F.col(_U).alias(user), F.col(_I).alias(item), F.col(_R).alias(rating))
 
     @staticmethod
