@@ -32,6 +32,7 @@ _U, _I, _R, _P, _NAN = "__u", "__i", "__r", "__p", "__nan"
 _REL = "__rel"
 _NAN_RULES = ["drop", "last"]
 _TIE_RULES = ["min", "average"]
+_ROEM_METHODS = ["sort", "pairs"]
 _NO_RELEVANT_RULES = ["zero", "exclude"]
 _K_METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK"]
 _METRICS = _K_METRICS + ["meanAveragePrecision"]
@@ -322,7 +323,6 @@ _PAIRS_MAX_RATED = 64
 #: ... and the pair plan is used only when those users' rated rows, which every task holds,
 #: number at most this many (about 40 bytes each).
 _PAIRS_MAX_ROWS = 1_000_000
-_ROEM_METHODS = ["sort", "pairs"]
 
 
 def _sums(term: Optional[Column] = None) -> List[Column]:
@@ -335,6 +335,19 @@ def _sums(term: Optional[Column] = None) -> List[Column]:
         F.sum("negative").alias("negative"),
         F.sum(F.when(F.col(_U).isNull(), F.col("n"))).alias("null_users"),
         F.sum("null_ratings").alias("null_ratings"),
+    ]
+
+
+def _row_counts() -> List[Column]:
+    """Per-user counts both ROEM plans aggregate: rows, rows without a prediction, the rating
+    sum, and the checks' negative and null-or-NaN ratings."""
+    r = F.col(_R)
+    return [
+        F.count(F.lit(1)).alias("n"),
+        F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
+        F.sum(r).alias("rsum"),
+        F.count(F.when(r < 0, 1)).alias("negative"),
+        F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
     ]
 
 
@@ -358,12 +371,8 @@ def _per_user(rows: DataFrame, average: bool) -> DataFrame:
     r, nan = F.col(_R), F.col(_NAN)
     per_user = rows.groupBy(_U).agg(
         F.count(F.when(_rated(rows), 1)).alias("c"),
-        F.count(F.lit(1)).alias("n"),
-        F.count(F.when(nan, 1)).alias("n_nan"),
-        F.sum(r).alias("rsum"),
         F.sum(F.when(nan, r)).alias("rsum_nan"),
-        F.count(F.when(r < 0, 1)).alias("negative"),
-        F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
+        *_row_counts(),
     )
     n, n_nan = F.col("n"), F.col("n_nan")
     rsum_nan = F.coalesce(F.col("rsum_nan"), F.lit(0.0))
@@ -411,11 +420,7 @@ def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:
         # collect_list skips nulls: "preds" holds the user's non-NaN predictions
         F.sort_array(F.collect_list(F.when(~F.col(_NAN), p)), asc=False).alias("preds"),
         F.collect_list(F.when(r != 0, F.struct(p.alias("p"), r.alias("r")))).alias("rated"),
-        F.count(F.lit(1)).alias("n"),
-        F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
-        F.sum(r).alias("rsum"),
-        F.count(F.when(r < 0, 1)).alias("negative"),
-        F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
+        *_row_counts(),
     )
     preds, n = F.col("preds"), F.col("n")
     if average:
