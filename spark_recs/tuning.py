@@ -1,8 +1,9 @@
 """Per-user folds for ``CrossValidator(foldCol=...)`` and a per-user train/test split.
 
 A random row split leaves some users only in validation, where ALS cannot score them. Here
-every user's rows are spread over the folds (or between train and test) in a seeded random
-order, so each user is in every training set that can hold it.
+every user's (user, item) pairs are spread over the folds (or between train and test) in a
+seeded random order, so each user is in every training set that can hold it, and all rows of a
+pair stay on one side, so no model is scored on a pair it was trained on.
 """
 
 from typing import Any, Dict, Optional, Tuple
@@ -25,27 +26,52 @@ __all__ = ["PerUserFolds", "train_test_split_per_user"]
 _DEFAULT_SEED = fixed_seed("spark_recs.tuning")
 
 
-def _per_user_order(stage: Any, dataset: DataFrame, user: str, item: str, seed: int) -> Tuple[Column, Column, Column]:
-    """Check the columns; return (0-based position of the row in its user's seeded random
-    order, rows of the user, a seeded per-user offset hash).
+#: What a split or fold deals out: whole (user, item) pairs (every row of a pair on one side;
+#: the default) or single rows.
+_SPLIT_UNITS = ["pair", "row"]
+#: Temporary columns (dropped before anything is returned): the row's position in its user's
+#: order, and the user's number of units.
+_POSITION, _UNITS = "__spark_recs_position", "__spark_recs_units"
 
-    Rows of one (user, item) pair tie in (hash, item); the other atomic columns break the tie,
-    so that which of them lands where does not depend on the partitioning either.
+
+def _per_user_order(
+    stage: Any, dataset: DataFrame, user: str, item: str, seed: int, unit: str, with_units: bool = False
+) -> Tuple[DataFrame, Column]:
+    """Check the columns and ``unit``; return ``dataset`` with the column ``_POSITION``: the
+    0-based position of the row's unit in its user's seeded random order (and, with
+    ``with_units``, ``_UNITS``: the user's number of units), and a seeded per-user offset hash.
+
+    The order is by a seeded hash of (user, item), ties by item. With ``unit='pair'`` every row
+    of one (user, item) pair has the pair's position (``dense_rank``), so whatever deals
+    positions out keeps the pair's rows together. With ``unit='row'`` each row has its own
+    position (``row_number``): rows of one pair tie in (hash, item), and the other atomic
+    columns break the tie, so that which of them lands where does not depend on the
+    partitioning either.
     """
     V.require_type(stage, "userCol", user, dataset, V.is_atomic_id, "an atomic type")
     V.require_type(stage, "itemCol", item, dataset, V.is_atomic_id, "an atomic type")
+    V.require_choice(stage, "splitBy", unit, _SPLIT_UNITS)
     u, i, s = column(user), column(item), F.lit(seed)
-    others = [column(f.name) for f in dataset.schema.fields if f.name not in (user, item) and V.is_atomic_id(f.dataType)]
     by_user = Window.partitionBy(u)
-    position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i, *others)) - 1
-    return position, F.count(F.lit(1)).over(by_user), F.xxhash64(s, u)
+    if unit == "pair":
+        position = F.dense_rank().over(by_user.orderBy(F.xxhash64(s, u, i), i)) - 1
+        units = F.max(F.col(_POSITION)).over(by_user) + 1  # the last pair's position + 1
+    else:
+        others = [column(f.name) for f in dataset.schema.fields if f.name not in (user, item) and V.is_atomic_id(f.dataType)]
+        position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i, *others)) - 1
+        units = F.count(F.lit(1)).over(by_user)
+    ordered = dataset.withColumn(_POSITION, position)
+    if with_units:
+        ordered = ordered.withColumn(_UNITS, units)
+    return ordered, F.xxhash64(s, u)
 
 
 class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable, ParamsWritable):
-    """Adds an integer fold column that spreads each user's rows evenly over ``numFolds`` folds.
+    """Adds an integer fold column that spreads each user's pairs evenly over ``numFolds`` folds.
 
     Use the column with ``CrossValidator(foldCol=..., numFolds=...)`` for per-user stratified
-    k-fold cross-validation.
+    k-fold cross-validation. All rows of one (user, item) pair go to one fold, so a model is
+    never validated on a pair it was trained on (play-event logs hold a row per play).
 
     Parameters
     ----------
@@ -57,16 +83,30 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         Number of folds (>= 2).
     seed : int, optional
         Seed of the random order; the default is a fixed number.
+    splitBy : str, default 'pair'
+        What is dealt to the folds: 'pair' (each distinct (user, item) pair, with all its rows)
+        or 'row' (each row on its own: the rows of a repeated pair can then land in several
+        folds, and the model is validated on pairs it was trained on; ask for it only when
+        that is what you mean).
+
+    Raises
+    ------
+    ValueError
+        ``numFolds`` < 2, ``splitBy`` not one of 'pair', 'row', a missing column, or
+        ``foldCol`` already a column.
+    TypeError
+        ``userCol`` or ``itemCol`` is not of an atomic type.
 
     Notes
     -----
-    Each user's rows are put in a random order that depends only on the seed, the user and the
-    item (``xxhash64``, ties by item), and dealt to the folds in turn starting at a random fold
-    of the user's own: a user with n rows has floor(n / numFolds) or ceil(n / numFolds) rows in
-    each fold, and users with fewer rows than folds do not all crowd into fold 0. The result is
-    the same whatever the partitioning. Rows are numbered with a window partitioned by user.
-    Every row gets one fold, null users and duplicate (user, item) rows too: duplicates tie in
-    the order and the row's other atomic columns break the tie. No Spark job runs.
+    Each user's pairs are put in a random order that depends only on the seed, the user and
+    the item (``xxhash64``, ties by item), and dealt to the folds in turn starting at a random
+    fold of the user's own: a user with n pairs has floor(n / numFolds) or ceil(n / numFolds)
+    pairs in each fold (rows, with ``splitBy='row'``), and users with fewer pairs than folds do
+    not all crowd into fold 0. The result is the same whatever the partitioning. Pairs are
+    numbered with ``dense_rank`` over a window partitioned by user (rows: ``row_number``, the
+    rows' other atomic columns breaking ties between rows of one pair). Every row gets one
+    fold, null users too. No Spark job runs.
 
     Examples
     --------
@@ -88,6 +128,13 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
     numFolds: "Param[int]" = Param(
         Params._dummy(), "numFolds", "number of folds (>= 2).", typeConverter=TypeConverters.toInt
     )
+    splitBy: "Param[str]" = Param(
+        Params._dummy(),
+        "splitBy",
+        "what is dealt to the folds: 'pair' (all rows of a (user, item) pair in one fold) or "
+        "'row' (rows on their own: a repeated pair can straddle folds).",
+        typeConverter=TypeConverters.toString,
+    )
 
     _input_kwargs: Dict[str, Any]
 
@@ -100,9 +147,10 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         foldCol: str = "fold",
         numFolds: int = 3,
         seed: Optional[int] = None,
+        splitBy: str = "pair",
     ) -> None:
         super().__init__()
-        self._setDefault(foldCol="fold", numFolds=3, seed=_DEFAULT_SEED)
+        self._setDefault(foldCol="fold", numFolds=3, seed=_DEFAULT_SEED, splitBy="pair")
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
 
@@ -115,6 +163,7 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         foldCol: str = "fold",
         numFolds: int = 3,
         seed: Optional[int] = None,
+        splitBy: str = "pair",
     ) -> "PerUserFolds":
         """Sets params for this PerUserFolds."""
         return self._set(**without_none_seed(self._input_kwargs))
@@ -131,6 +180,14 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         """Sets the value of :py:attr:`seed`."""
         return self._set(seed=value)
 
+    def setSplitBy(self, value: str) -> "PerUserFolds":
+        """Sets the value of :py:attr:`splitBy`."""
+        return self._set(splitBy=value)
+
+    def getSplitBy(self) -> str:
+        """Gets the value of :py:attr:`splitBy` or its default value 'pair'."""
+        return self.getOrDefault(self.splitBy)
+
     def getFoldCol(self) -> str:
         """Gets the value of :py:attr:`foldCol` or its default value 'fold'."""
         return self.getOrDefault(self.foldCol)
@@ -143,9 +200,11 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
         n = self.getNumFolds()
         V.require_param(self, "numFolds", n, n >= 2, "be >= 2", f"folds of each userCol '{self.getUserCol()}'")
         V.require_new_column(self, "foldCol", self.getFoldCol(), dataset)
-        position, _, offset = _per_user_order(self, dataset, self.getUserCol(), self.getItemCol(), self.getSeed())
-        fold = F.pmod(position + F.pmod(offset, F.lit(n)), F.lit(n)).cast("int")
-        return dataset.withColumn(self.getFoldCol(), fold)
+        ordered, offset = _per_user_order(
+            self, dataset, self.getUserCol(), self.getItemCol(), self.getSeed(), self.getSplitBy()
+        )
+        fold = F.pmod(F.col(_POSITION) + F.pmod(offset, F.lit(n)), F.lit(n)).cast("int")
+        return ordered.withColumn(self.getFoldCol(), fold).drop(_POSITION)
 
 
 def train_test_split_per_user(
@@ -154,25 +213,42 @@ def train_test_split_per_user(
     seed: int = _DEFAULT_SEED,
     userCol: str = "user",
     itemCol: str = "item",
+    splitBy: str = "pair",
 ) -> Tuple[DataFrame, DataFrame]:
-    """Split each user's rows into train and test, for the final holdout.
+    """Split each user's (user, item) pairs into train and test, for the final holdout.
 
-    A user with n rows puts ``floor(n * testFraction)`` of them, chosen in a seeded random
-    order (as :py:class:`PerUserFolds` orders them), in test and the rest in train; a user
-    always keeps at least one row in train, so users with few rows stay in train only. Every
-    row lands in exactly one of the two; the split is the same whatever the partitioning.
+    A user with n distinct pairs puts ``floor(n * testFraction)`` of them, chosen in a seeded
+    random order (as :py:class:`PerUserFolds` orders them), in test and the rest in train; a
+    user always keeps at least one pair in train, so users with few pairs stay in train only.
+    All rows of a pair go to the same side, so the model is never tested on a pair it was
+    trained on. Every row lands in exactly one of the two; the split is the same whatever the
+    partitioning. No Spark job runs (both are lazy, over one window partitioned by user).
 
     Parameters
     ----------
     dataset : :py:class:`pyspark.sql.DataFrame`
+        Interactions; every column is kept.
     testFraction : float, default 0.2
-        In [0, 1).
+        Share of each user's pairs in test, in [0, 1).
     seed : int
+        Seed of the random order; the default is a fixed number.
     userCol, itemCol : str
+        Defaults 'user', 'item'; any atomic type.
+    splitBy : str, default 'pair'
+        'pair', or 'row' to deal single rows (the rows of a repeated pair can then land on
+        both sides; ask for it only when that is what you mean).
 
     Returns
     -------
     (train, test) : tuple of :py:class:`pyspark.sql.DataFrame`
+        Both with ``dataset``'s schema.
+
+    Raises
+    ------
+    ValueError
+        ``testFraction`` outside [0, 1), ``splitBy`` not 'pair' or 'row', a missing column.
+    TypeError
+        ``userCol`` or ``itemCol`` is not of an atomic type.
 
     Examples
     --------
@@ -186,9 +262,10 @@ def train_test_split_per_user(
         "train_test_split_per_user", "testFraction", testFraction, 0.0 <= testFraction < 1.0,
         "be in [0, 1)", f"share of each userCol '{userCol}' in test",
     )
-    position, rows, _ = _per_user_order("train_test_split_per_user", dataset, userCol, itemCol, seed)
-    n_test = F.least(F.floor(rows * F.lit(float(testFraction))), rows - 1)
-    flagged = dataset.withColumn("__spark_recs_test", position < n_test)
+    ordered, _ = _per_user_order("train_test_split_per_user", dataset, userCol, itemCol, seed, splitBy, with_units=True)
+    units = F.col(_UNITS)
+    n_test = F.least(F.floor(units * F.lit(float(testFraction))), units - 1)
+    flagged = ordered.withColumn("__spark_recs_test", F.col(_POSITION) < n_test).drop(_POSITION, _UNITS)
     test = flagged.where(F.col("__spark_recs_test")).drop("__spark_recs_test")
     train = flagged.where(~F.col("__spark_recs_test")).drop("__spark_recs_test")
     return train, test

@@ -112,6 +112,96 @@ def test_train_test_split_per_user(interactions):
         train_test_split_per_user(interactions, userCol="uid")
 
 
+def play_log(seed, users=12, items=9):
+    """A play-event log: a row per play, so most (user, item) pairs repeat, some many times;
+    a user with one pair (three plays) and a null user."""
+    rng = random.Random(seed)
+    rows = []
+    for u in range(users):
+        for i in rng.sample(range(items), rng.randint(1, items)):
+            rows += [(f"u{u}", f"s{i}", float(rng.randint(1, 5)), j) for j in range(rng.choice([1, 1, 2, 3, 7]))]
+    rows += [("solo", "s0", 1.0, j) for j in range(3)] + [(None, "s1", 1.0, 0), (None, "s1", 2.0, 1)]
+    rng.shuffle(rows)
+    return rows
+
+
+LOG_SCHEMA = "user string, item string, rating double, play int"
+
+
+def sides_of_pairs(rows, side_of):
+    """(user, item) -> the set of sides its rows landed on."""
+    sides = defaultdict(set)
+    for r in rows:
+        sides[(r["user"], r["item"])].add(side_of(r))
+    return sides
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_split_keeps_the_rows_of_a_pair_on_one_side(spark, seed):
+    log = play_log(seed)
+    df = spark.createDataFrame(log, LOG_SCHEMA)
+    n_pairs = len({(u, i) for u, i, _, _ in log})
+    assert len(log) > 1.5 * n_pairs  # heavy duplication
+    for num_folds in (2, 3, 5):
+        folds = PerUserFolds(numFolds=num_folds, seed=seed).transform(df).collect()
+        assert sorted(map(repr, (tuple(r[:4]) for r in folds))) == sorted(map(repr, log))  # every row once
+        sides = sides_of_pairs(folds, lambda r: r["fold"])
+        assert all(len(s) == 1 for s in sides.values()), {p: s for p, s in sides.items() if len(s) > 1}
+        # balanced by pairs: a user with n pairs has floor or ceil(n / numFolds) pairs per fold
+        pairs_per_fold = defaultdict(Counter)
+        for (user, _), (fold,) in sides.items():
+            pairs_per_fold[user][fold] += 1
+        for user, counts in pairs_per_fold.items():
+            n = sum(counts.values())
+            assert all(counts.get(f, 0) in (n // num_folds, -(-n // num_folds)) for f in range(num_folds)), user
+    for fraction in (0.2, 0.5, 0.9):
+        train, test = train_test_split_per_user(df, testFraction=fraction, seed=seed)
+        train_rows, test_rows = train.collect(), test.collect()
+        assert sorted(repr(tuple(r)) for r in train_rows + test_rows) == sorted(map(repr, log))
+        sides = sides_of_pairs(train_rows, lambda r: "train")
+        for pair, side in sides_of_pairs(test_rows, lambda r: "test").items():
+            sides[pair] |= side
+        assert all(len(s) == 1 for s in sides.values())
+        # per user: floor(pairs * fraction) test pairs, at least one pair in train
+        per_user = defaultdict(Counter)
+        for (user, _), (side,) in sides.items():
+            per_user[user][side] += 1
+        for user, counts in per_user.items():
+            n = counts["train"] + counts["test"]
+            assert counts["test"] == min(int(n * fraction), n - 1), (user, counts)
+
+
+def test_pair_splits_do_not_depend_on_the_partitioning(spark):
+    log = play_log(7)
+    df = spark.createDataFrame(log, LOG_SCHEMA)
+    base = PerUserFolds(numFolds=3, seed=4).transform(df.repartition(1))
+    base_train, base_test = train_test_split_per_user(df.repartition(1), testFraction=0.3, seed=4)
+    for parts in (3, 8):
+        again = df.repartition(parts, "play")
+        assertDataFrameEqual(PerUserFolds(numFolds=3, seed=4).transform(again), base)
+        train, test = train_test_split_per_user(again, testFraction=0.3, seed=4)
+        assertDataFrameEqual(train, base_train)
+        assertDataFrameEqual(test, base_test)
+
+
+def test_split_by_row_is_asked_for_explicitly(spark):
+    """splitBy='row' deals single rows, as before pairs were kept together: a pair's rows then
+    straddle folds and the holdout (the fault this default fixes)."""
+    df = spark.createDataFrame([("u1", "s1", 1.0, j) for j in range(3)] + [("u1", "s2", 1.0, 0)], LOG_SCHEMA)
+    by_row = PerUserFolds(numFolds=3, seed=1, splitBy="row").transform(df)
+    assert by_row.where("item = 's1'").select("fold").distinct().count() == 3
+    by_pair = PerUserFolds(numFolds=3, seed=1).transform(df)
+    assert by_pair.where("item = 's1'").select("fold").distinct().count() == 1
+    train, test = train_test_split_per_user(df, testFraction=0.5, seed=1, splitBy="row")
+    assert (train.count(), test.count()) == (2, 2)
+    train, test = train_test_split_per_user(df, testFraction=0.5, seed=1)
+    assert sorted(r["item"] for r in test.collect()) in (["s1"] * 3, ["s2"])
+    with pytest.raises(ValueError, match=r"PerUserFolds: splitBy must be one of \['pair', 'row'\], found 'play'"):
+        PerUserFolds(splitBy="play").transform(df)
+    with pytest.raises(ValueError, match=r"train_test_split_per_user: splitBy must be one of"):
+        train_test_split_per_user(df, splitBy="rows")
+
+
 # -- CrossValidator --------------------------------------------------------------------------
 
 
