@@ -83,7 +83,13 @@ def load_metadata(cls: type, path: str, spark: SparkSession) -> Dict[str, Any]:
 
 
 def set_params(instance: Params, metadata: Dict[str, Any], path: str) -> None:
-    """Give ``instance`` the uid, params and defaults of ``metadata``."""
+    """Give ``instance`` the uid, params and defaults of ``metadata``.
+
+    A param the saved release did not have takes its default, as Spark's readers do, unless
+    the class names, in ``_behaviourBefore``, what that release did instead (a param added to
+    choose a behaviour that was fixed before): then that is its default, so the saved stage
+    behaves as it did when it was saved.
+    """
     instance._resetUid(metadata["uid"])
     try:
         DefaultParamsReader.getAndSetParams(instance, metadata)
@@ -92,6 +98,10 @@ def set_params(instance: Params, metadata: Dict[str, Any], path: str) -> None:
             f"{type(instance).__name__}: the params saved in '{os.path.join(path, 'metadata')}' "
             f"do not fit this release: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
         ) from None
+    saved = {**metadata.get("defaultParamMap", {}), **metadata["paramMap"]}
+    for name, value in getattr(instance, "_behaviourBefore", {}).items():
+        if name not in saved:
+            instance._setDefault(**{name: value})
 
 
 def read_data(cls: type, path: str, name: str, spark: SparkSession) -> DataFrame:

@@ -5,6 +5,8 @@
   Spark's own RankingEvaluator fed per-user arrays.
 """
 
+import itertools
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -50,38 +52,105 @@ def _ranked_relevance(items, ratings, predictions, threshold):
     return [1 if ratings[j] > threshold else 0 for j in order]
 
 
+def _metric_of_order(flags, metric, k):
+    """One user's metric for relevance flags in rank order (Spark's RankingMetrics; MRR@k and
+    hit rate@k as RePlay defines them)."""
+    n_rel = sum(flags)
+    top = flags[:k]
+    if metric == "precisionAtK":
+        return sum(top) / k
+    if metric == "recallAtK":
+        return sum(top) / n_rel
+    if metric == "ndcgAtK":
+        dcg = sum(f / np.log2(i + 2) for i, f in enumerate(top))
+        return dcg / sum(1 / np.log2(i + 2) for i in range(min(n_rel, k)))
+    if metric == "mrrAtK":
+        return next((1 / (i + 1) for i, f in enumerate(top) if f), 0.0)
+    if metric == "hitRateAtK":
+        return float(any(top))
+    ranked = top if metric == "meanAveragePrecisionAtK" else flags
+    hits, total = 0, 0.0
+    for i, f in enumerate(ranked):
+        if f:
+            hits += 1
+            total += hits / (i + 1)
+    return total / (min(n_rel, k) if metric == "meanAveragePrecisionAtK" else n_rel)
+
+
+def _expected_with_ties(scores, relevant, metric, k):
+    """One user's metric, its expected value over a uniformly random order of each tie, from
+    explicit sums over the positions each relevant row can take (no closed forms): a relevant
+    row with h rows above and t tied (m of them relevant, rg relevant above) is at position
+    h + 1 + x, x uniform on 0..t-1, with x (m - 1) / (t - 1) relevant tied rows before it."""
+    s = np.where(np.isnan(scores), -np.inf, scores)  # NaN rows rank last, tied
+    rel = np.asarray(relevant, bool)
+    n_rel = int(rel.sum())
+    rows = []
+    for j in np.flatnonzero(rel):
+        h, t = int((s > s[j]).sum()), int((s == s[j]).sum())
+        rows.append((h, t, int((s[rel] > s[j]).sum()), int((s[rel] == s[j]).sum())))
+    limit = k if metric.endswith("AtK") else len(s)
+    if metric in ("mrrAtK", "hitRateAtK"):
+        h, t, _, m = min(rows)  # the best group holding a relevant row
+        if metric == "hitRateAtK":
+            slots = k - h
+            return 0.0 if slots <= 0 else 1.0 if slots >= t else 1 - math.comb(t - m, slots) / math.comb(t, slots)
+        return sum(math.comb(t - 1 - y, m - 1) / math.comb(t, m) / (h + 1 + y)
+                   for y in range(t - m + 1) if h + 1 + y <= k)
+    total = 0.0
+    for h, t, rg, m in rows:
+        for x in range(t):
+            pos = h + 1 + x
+            if pos > limit:
+                continue
+            if metric in ("precisionAtK", "recallAtK"):
+                total += 1 / t
+            elif metric == "ndcgAtK":
+                total += 1 / t / np.log2(pos + 1)
+            else:
+                before = x * (m - 1) / (t - 1) if t > 1 else 0.0
+                total += (1 + rg + before) / pos / t
+    if metric == "precisionAtK":
+        return total / k
+    if metric == "recallAtK":
+        return total / n_rel
+    if metric == "ndcgAtK":
+        return total / sum(1 / np.log2(i + 2) for i in range(min(n_rel, k)))
+    return total / (min(n_rel, k) if metric == "meanAveragePrecisionAtK" else n_rel)
+
+
+def _enumerated(scores, relevant, metric, k):
+    """One user's metric averaged over every order of its ties (small ties only)."""
+    s = np.where(np.isnan(scores), -np.inf, scores)
+    groups = [list(np.flatnonzero(s == v)) for v in sorted(set(s), reverse=True)]
+    values = [_metric_of_order([int(relevant[j]) for j in itertools.chain(*order)], metric, k)
+              for order in itertools.product(*[list(itertools.permutations(g)) for g in groups])]
+    return float(np.mean(values))
+
+
 def ranking_metric(users, items, ratings, predictions, metric, k, threshold=0.0,
-                   no_relevant="zero", nan_rule="drop"):
-    """Spark's RankingMetrics definitions, user by user."""
+                   no_relevant="zero", nan_rule="drop", tie_rule="itemId", enumerate_ties=False):
+    """Spark's RankingMetrics definitions, user by user; ties by item (tie_rule 'itemId') or
+    the expected value over random orders of ties ('average': from the positions each row can
+    take, or with ``enumerate_ties`` by averaging the metric over every order)."""
     p = np.asarray(predictions, dtype=float)
     scores = []
     for rows in _by_user(users).values():
         rows = [j for j in rows if nan_rule == "last" or not np.isnan(p[j])]
         if not rows:
             continue
-        flags = _ranked_relevance([items[j] for j in rows], [ratings[j] for j in rows], p[rows], threshold)
-        n_rel = sum(flags)
-        if n_rel == 0:
+        relevant = [ratings[j] > threshold for j in rows]
+        if not any(relevant):
             if no_relevant == "zero":
                 scores.append(0.0)
             continue
-        top = flags[:k]
-        if metric == "precisionAtK":
-            scores.append(sum(top) / k)
-        elif metric == "recallAtK":
-            scores.append(sum(top) / n_rel)
-        elif metric == "ndcgAtK":
-            dcg = sum(f / np.log2(i + 2) for i, f in enumerate(top))
-            idcg = sum(1 / np.log2(i + 2) for i in range(min(n_rel, k)))
-            scores.append(dcg / idcg)
+        if tie_rule == "itemId":
+            flags = _ranked_relevance([items[j] for j in rows], [ratings[j] for j in rows], p[rows], threshold)
+            scores.append(_metric_of_order(flags, metric, k))
+        elif enumerate_ties:
+            scores.append(_enumerated(p[rows], relevant, metric, k))
         else:
-            ranked = top if metric == "meanAveragePrecisionAtK" else flags
-            hits, total = 0, 0.0
-            for i, f in enumerate(ranked):
-                if f:
-                    hits += 1
-                    total += hits / (i + 1)
-            scores.append(total / (min(n_rel, k) if metric == "meanAveragePrecisionAtK" else n_rel))
+            scores.append(_expected_with_ties(p[rows], relevant, metric, k))
     return float(np.mean(scores))
 
 

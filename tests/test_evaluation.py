@@ -12,7 +12,8 @@ from spark_recs import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvalu
 from spark_recs._compat import has_min_by_k
 from tests import reference
 
-METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "meanAveragePrecision"]
+SPARK_METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "meanAveragePrecision"]
+METRICS = SPARK_METRICS + ["mrrAtK", "hitRateAtK"]
 
 
 def make_rows(seed=0, users=25, items=15, nan_share=0.0):
@@ -90,7 +91,7 @@ def test_roem_plans_split_users(spark, rows):
 
 def test_roem_equals_numpy_and_course_recipe(predictions, rows, roem_plan):
     users, _, ratings, preds = columns(rows)
-    ours = ROEMEvaluator(**roem_plan).evaluate(predictions)
+    ours = ROEMEvaluator(**roem_plan, tieRule="min").evaluate(predictions)
     assert ours == pytest.approx(reference.roem(users, ratings, preds), rel=1e-12, abs=1e-12)
     assert ours == pytest.approx(reference.course_roem(predictions), rel=1e-12, abs=1e-12)
 
@@ -101,7 +102,7 @@ def test_roem_average_ties_equals_numpy(spark, seed, roem_plan):
     rows = make_rows(seed)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     users, _, ratings, preds = columns(rows)
-    ours = ROEMEvaluator(**roem_plan, tieRule="average").evaluate(df)
+    ours = ROEMEvaluator(**roem_plan).evaluate(df)  # the default rule
     assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule="average"), rel=1e-12)
     # ties exist, so the rules differ (the 'min' rule is checked against numpy above)
     assert ours != pytest.approx(reference.roem(users, ratings, preds), rel=1e-9)
@@ -143,9 +144,9 @@ def test_roem_single_row_user_and_float_predictions(spark, roem_plan):
         [("a", 2, 0.5), ("b", 1, 0.9), ("b", 0, 0.9), ("b", 0, 0.1)], "user string, rating int, prediction float"
     )
     # a: one row, rank 0; b: the rated row ties first with another: PERCENT_RANK 0
-    assert ROEMEvaluator(**roem_plan).evaluate(df) == 0.0
-    # average ties: b's rated row at position 0.5 of 2 -> 0.25, weight 1 of 3
-    assert ROEMEvaluator(**roem_plan, tieRule="average").evaluate(df) == pytest.approx(0.25 / 3)
+    assert ROEMEvaluator(**roem_plan, tieRule="min").evaluate(df) == 0.0
+    # average ties (the default): b's rated row at position 0.5 of 2 -> 0.25, weight 1 of 3
+    assert ROEMEvaluator(**roem_plan).evaluate(df) == pytest.approx(0.25 / 3)
     assert reference.course_roem(df) == 0.0
 
 
@@ -154,46 +155,86 @@ def test_roem_single_row_user_and_float_predictions(spark, roem_plan):
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("k", [1, 3, 10])
-def test_ranking_metric_equals_numpy_and_spark(predictions, rows, metric, k, top_k_plan):
+def test_ranking_metric_by_item_equals_numpy_and_spark(predictions, rows, metric, k, top_k_plan):
+    """tieRule='itemId': Spark's definitions on the order (prediction desc, item asc)."""
+    users, items, ratings, preds = columns(rows)
+    ours = RankingMetricsEvaluator(metricName=metric, k=k, tieRule="itemId").evaluate(predictions)
+    assert ours == pytest.approx(reference.ranking_metric(users, items, ratings, preds, metric, k), rel=1e-12, abs=1e-15)
+    if metric in SPARK_METRICS:
+        assert ours == pytest.approx(reference.spark_ranking_metric(predictions, metric, k), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_ranking_metric_average_ties_equals_numpy(predictions, rows, metric, k):
+    """tieRule='average' (the default): the expected value over every order of the ties, both
+    from the positions each row can take and by averaging over every order."""
     users, items, ratings, preds = columns(rows)
     ours = RankingMetricsEvaluator(metricName=metric, k=k).evaluate(predictions)
-    assert ours == pytest.approx(reference.ranking_metric(users, items, ratings, preds, metric, k), rel=1e-12, abs=1e-15)
-    assert ours == pytest.approx(reference.spark_ranking_metric(predictions, metric, k), rel=1e-12, abs=1e-15)
+    expected = reference.ranking_metric(users, items, ratings, preds, metric, k, tie_rule="average")
+    assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    enumerated = reference.ranking_metric(users, items, ratings, preds, metric, k, tie_rule="average", enumerate_ties=True)
+    assert ours == pytest.approx(enumerated, rel=1e-12, abs=1e-15)
+    if k == 3:  # the data have ties across the cut-off, so the two rules differ
+        by_item = RankingMetricsEvaluator(metricName=metric, k=k, tieRule="itemId").evaluate(predictions)
+        assert ours != pytest.approx(by_item, rel=1e-9)
+
+
+def test_without_ties_both_rules_agree(spark):
+    rng = random.Random(8)
+    rows = [(u, i, float(rng.choice([0, 0, 1, 3])), rng.random()) for u in range(20) for i in range(12)]
+    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
+    for metric in METRICS:
+        a = RankingMetricsEvaluator(metricName=metric, k=4).evaluate(df)
+        b = RankingMetricsEvaluator(metricName=metric, k=4, tieRule="itemId").evaluate(df)
+        assert a == pytest.approx(b, rel=1e-12), metric
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_precision_at_k_evaluator_is_the_precision_metric(predictions, k):
     ours = PrecisionAtKEvaluator(k=k).evaluate(predictions)
     assert ours == RankingMetricsEvaluator(metricName="precisionAtK", k=k).evaluate(predictions)
-    assert ours == pytest.approx(reference.spark_ranking_metric(predictions, "precisionAtK", k), rel=1e-12)
+    by_item = PrecisionAtKEvaluator(k=k, tieRule="itemId").evaluate(predictions)
+    assert by_item == pytest.approx(reference.spark_ranking_metric(predictions, "precisionAtK", k), rel=1e-12)
     assert PrecisionAtKEvaluator().isLargerBetter()
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_users_without_relevant_items_excluded(predictions, rows, metric, top_k_plan):
+@pytest.mark.parametrize("tie_rule", ["average", "itemId"])
+def test_users_without_relevant_items_excluded(predictions, rows, metric, tie_rule, top_k_plan):
+    if top_k_plan == "window" and tie_rule == "average":
+        pytest.skip("the top-k plans serve tieRule='itemId' only")
     users, items, ratings, preds = columns(rows)
-    ours = RankingMetricsEvaluator(metricName=metric, k=3, noRelevantUsers="exclude").evaluate(predictions)
-    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, no_relevant="exclude")
+    ours = RankingMetricsEvaluator(metricName=metric, k=3, noRelevantUsers="exclude", tieRule=tie_rule).evaluate(predictions)
+    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, no_relevant="exclude", tie_rule=tie_rule)
     assert ours == pytest.approx(expected, rel=1e-12)
-    assert ours > RankingMetricsEvaluator(metricName=metric, k=3).evaluate(predictions)
+    assert ours > RankingMetricsEvaluator(metricName=metric, k=3, tieRule=tie_rule).evaluate(predictions)
 
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
-def test_ranking_nan_predictions_and_threshold(spark, metric, nan_rule, top_k_plan):
+@pytest.mark.parametrize("tie_rule", ["average", "itemId"])
+def test_ranking_nan_predictions_and_threshold(spark, metric, nan_rule, tie_rule, top_k_plan):
+    if top_k_plan == "window" and tie_rule == "average":
+        pytest.skip("the top-k plans serve tieRule='itemId' only")
     rows = make_rows(4, nan_share=0.25)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     users, items, ratings, preds = columns(rows)
-    ours = RankingMetricsEvaluator(metricName=metric, k=3, threshold=1.5, nanPredictions=nan_rule).evaluate(df)
-    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, threshold=1.5, nan_rule=nan_rule)
+    ours = RankingMetricsEvaluator(metricName=metric, k=3, threshold=1.5, nanPredictions=nan_rule,
+                                   tieRule=tie_rule).evaluate(df)
+    expected = reference.ranking_metric(users, items, ratings, preds, metric, 3, threshold=1.5, nan_rule=nan_rule,
+                                        tie_rule=tie_rule)
     assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
-def test_string_items_ties_broken_by_item(spark):
-    # equal predictions: item "a" ranks before "b"; only "b" is relevant
+def test_string_items_ties(spark):
+    # equal predictions: under 'itemId' item "a" ranks before "b"; only "b" is relevant
     df = spark.createDataFrame([("u", "b", 1.0, 0.5), ("u", "a", 0.0, 0.5)], ["user", "item", "rating", "prediction"])
-    assert PrecisionAtKEvaluator(k=1).evaluate(df) == 0.0
-    assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == 0.5
+    assert PrecisionAtKEvaluator(k=1, tieRule="itemId").evaluate(df) == 0.0
+    assert RankingMetricsEvaluator(metricName="meanAveragePrecision", tieRule="itemId").evaluate(df) == 0.5
+    # 'average': "b" is first half the time: precision@1 1/2, average precision (1 + 1/2) / 2
+    assert PrecisionAtKEvaluator(k=1).evaluate(df) == 0.5
+    assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == 0.75
 
 
 def test_full_map_counts_duplicate_rows_at_their_own_positions(spark):
@@ -202,6 +243,10 @@ def test_full_map_counts_duplicate_rows_at_their_own_positions(spark):
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     expected = reference.ranking_metric(*columns(rows), "meanAveragePrecision", 10)
     assert expected == pytest.approx(((1 / 2 + 2 / 3 + 3 / 4) / 3 + 1.0) / 2)
+    ours = RankingMetricsEvaluator(metricName="meanAveragePrecision", tieRule="itemId").evaluate(df)
+    assert ours == pytest.approx(expected, rel=1e-12)
+    # 'average': the two copies tie (each first half the time), user 1's two rows tie
+    expected = reference.ranking_metric(*columns(rows), "meanAveragePrecision", 10, tie_rule="average", enumerate_ties=True)
     assert RankingMetricsEvaluator(metricName="meanAveragePrecision").evaluate(df) == pytest.approx(expected, rel=1e-12)
 
 
@@ -285,14 +330,16 @@ def test_empty_and_all_nan(spark):
         ROEMEvaluator().evaluate(empty)
     nan = spark.createDataFrame([(1, 1, 1.0, float("nan"))], "user int, item int, rating double, prediction double")
     with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: no rows to evaluate .* \(nanPredictions='drop'\)"):
-        PrecisionAtKEvaluator().evaluate(nan)
+        PrecisionAtKEvaluator(nanPredictions="drop").evaluate(nan)
 
 
 def test_bad_params(predictions):
-    with pytest.raises(ValueError, match=r"ROEMEvaluator: tieRule must be one of \['min', 'average'\], found 'max'"):
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: tieRule must be one of \['average', 'min'\], found 'max'"):
         ROEMEvaluator(tieRule="max").evaluate(predictions)
-    with pytest.raises(ValueError, match=r"ROEMEvaluator: nanPredictions must be one of \['drop', 'last'\], found 'first'"):
+    with pytest.raises(ValueError, match=r"ROEMEvaluator: nanPredictions must be one of \['last', 'drop'\], found 'first'"):
         ROEMEvaluator(nanPredictions="first").evaluate(predictions)
+    with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: tieRule must be one of \['average', 'itemId'\], found 'min'"):
+        PrecisionAtKEvaluator(tieRule="min").evaluate(predictions)
     with pytest.raises(ValueError, match=r"ROEMEvaluator: method must be one of \['sort', 'pairs'\], found 'window'"):
         ROEMEvaluator(method="window").evaluate(predictions)
     with pytest.raises(ValueError, match=r"RankingMetricsEvaluator: metricName must be one of .*found 'auc'"):
@@ -310,8 +357,8 @@ def test_bad_params(predictions):
     "evaluator",
     [
         ROEMEvaluator(userCol="u", tieRule="average", nanPredictions="last", method="pairs"),
-        RankingMetricsEvaluator(metricName="ndcgAtK", k=5, threshold=2.0, noRelevantUsers="exclude"),
-        PrecisionAtKEvaluator(k=3, itemCol="song", nanPredictions="last"),
+        RankingMetricsEvaluator(metricName="ndcgAtK", k=5, threshold=2.0, noRelevantUsers="exclude", tieRule="itemId"),
+        PrecisionAtKEvaluator(k=3, itemCol="song", nanPredictions="drop", rankCol="r"),
     ],
 )
 def test_save_load(evaluator, tmp_path, predictions):

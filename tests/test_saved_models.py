@@ -15,7 +15,15 @@ from importlib import import_module
 import pytest
 from pyspark.ml import PipelineModel
 
-from spark_recs import IdIndexerModel, ImplicitALS, PerUserFolds, ROEMEvaluator, ZeroFiller
+from spark_recs import (
+    IdIndexerModel,
+    ImplicitALS,
+    PerUserFolds,
+    PrecisionAtKEvaluator,
+    RankingMetricsEvaluator,
+    ROEMEvaluator,
+    ZeroFiller,
+)
 
 SAVED = os.path.join(os.path.dirname(__file__), "fixtures", "saved")
 VERSIONS = sorted(os.listdir(SAVED))
@@ -93,6 +101,23 @@ def test_saved_fixture_loads_with_its_params_and_results(spark, version, name):
         assert [rows(v) for v in stage.fit(data).vocabularies] == entry["vocabularies"]
     else:
         assert entry["check"] == "params" and isinstance(stage, ImplicitALS)
+
+
+def test_evaluators_of_0_1_0_keep_their_tie_and_nan_rules(spark):
+    """0.1.0 defaulted to tieRule='min' (ROEM), ties by item id (top-k) and
+    nanPredictions='drop'; its saved evaluators keep those rules, new ones get the safe ones."""
+    saved = os.path.join(SAVED, "0.1.0")
+    roem = ROEMEvaluator.load(os.path.join(saved, "roem_evaluator"))
+    assert roem.getTieRule() == "average" and roem.isSet(roem.tieRule)  # set when saved
+    assert roem._defaultParamMap[roem.tieRule] == "min"  # the default it was saved with
+    assert roem.getNanPredictions() == "drop" and not roem.isSet(roem.nanPredictions)
+    for name, cls in [("precision_at_k_evaluator", PrecisionAtKEvaluator),
+                      ("ranking_metrics_evaluator", RankingMetricsEvaluator)]:
+        loaded = cls.load(os.path.join(saved, name))
+        assert (loaded.getTieRule(), loaded.getNanPredictions()) == ("itemId", "drop"), name
+        assert not loaded.isSet(loaded.tieRule)
+        assert (cls().getTieRule(), cls().getNanPredictions()) == ("average", "last")
+    assert (ROEMEvaluator().getTieRule(), ROEMEvaluator().getNanPredictions()) == ("average", "last")
 
 
 # -- errors ------------------------------------------------------------------------------------
