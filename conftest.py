@@ -55,14 +55,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def spark_session(request):
+def spark_session(request, tmp_path_factory):
     """The one SparkSession of the test run (overrides pytest-spark's, which it reuses on the
-    classic leg)."""
+    classic leg). It has a checkpoint directory, as a cluster that runs long ALS fits should
+    (tests/checkpoint_job.py checks a session without one)."""
+    checkpoints = str(tmp_path_factory.mktemp("checkpoints"))
     if not on_connect(request.config):
         from pytest_spark.util import reduce_logging
 
         session = request.getfixturevalue("_spark_session")
         reduce_logging(session.sparkContext)
+        session.sparkContext.setCheckpointDir(checkpoints)
         yield session
         return
     from pyspark.sql import SparkSession
@@ -78,6 +81,7 @@ def spark_session(request):
     for speed_only in SPEED_ONLY_OPTIONS:
         options.pop(speed_only, None)
     master = options.pop("spark.master")
+    options["spark.checkpoint.dir"] = checkpoints  # a Connect client cannot set it later
     session = get_or_create(SparkSession.builder.config(map=options), remote=master)
     yield session
     session.stop()

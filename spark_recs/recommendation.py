@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType
 
 from spark_recs import _validation as V
+from spark_recs._checkpoint import require_checkpointing
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import fixed_seed, without_none_seed
@@ -38,6 +39,14 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
     It is saved as JSON params (``DefaultParamsWriter``), so it loads back as itself, alone or
     inside a Pipeline or CrossValidator.
 
+    Raises
+    ------
+    ValueError
+        Before ALS runs: no rows, null ids, ids that are not integers in Int range, null or
+        NaN ratings, or more than 10 iterations between checkpoints (see Notes).
+    TypeError
+        Id or rating columns that are not numeric.
+
     Notes
     -----
     - Factors equal those of ``ALS`` on the full data up to floating-point summation order.
@@ -46,6 +55,12 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
       whether its predictions are NaN or dropped, as for any unseen id.
     - Negative ratings are kept: Spark gives them confidence ``alpha * |r|``.
     - With ``implicitPrefs=False`` nothing is dropped: a 0 is then a real explicit rating.
+    - More than 10 iterations between checkpoints need the session's checkpoint directory:
+      without one Spark ignores ``checkpointInterval`` and a long fit dies with
+      ``java.lang.StackOverflowError``. ``fit`` raises ``ValueError`` before any work when
+      ``maxIter`` > 10 and the session has none (or ``checkpointInterval`` > 10), naming the
+      line that fixes it: ``spark.sparkContext.setCheckpointDir(path)`` (on Spark Connect,
+      the server's ``spark.checkpoint.dir``).
     - ``fit`` checks its input before ALS runs: user and item ids must be numeric columns
       (``TypeError`` otherwise), and one aggregation job checks that there are rows, that no
       id is null, that every id is an integer in Int range (ALS casts ids to Int; map other
@@ -144,6 +159,7 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
 
     def _fit(self, dataset: DataFrame) -> ALSModel:
         rating = self.getRatingCol()
+        require_checkpointing(self, dataset.sparkSession, self.getMaxIter(), self.getCheckpointInterval())
         self._checkInput(dataset)
         als = self._copyValues(ALS())
         # Set, not default: Spark Connect sends only set params to the server, whose ALS
