@@ -9,16 +9,15 @@ from spark_recs._version import __version__
 from spark_recs.binary import BinaryRater
 from spark_recs.datasets import (
     download_movielens,
-    interaction_stats,
     load_interactions,
     load_movielens,
     load_movielens_100k,
     load_taste_profile,
     synthetic_ratings,
-    wide_to_long,
 )
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
+from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.recommend import recommend_for_users
 from spark_recs.recommendation import ImplicitALS
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user

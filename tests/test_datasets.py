@@ -24,8 +24,7 @@ from spark_recs import (
     synthetic_ratings,
     wide_to_long,
 )
-from spark_recs import datasets
-from spark_recs.datasets import KNOWN_SHA256
+from spark_recs.datasets import KNOWN_SHA256, synthetic
 
 GENRES = {"Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Documentary", "Animation"}
 
@@ -101,7 +100,7 @@ def test_implicit_and_explicit_share_pairs_and_taste(small_explicit, small_impli
 def test_rated_pairs_carry_taste(spark, small_explicit):
     ratings, _ = small_explicit
     index = F.substring_index("user", "_", -1).cast("long"), F.substring_index("item", "_", -1).cast("long")
-    z = datasets._taste(5, F.col("u"), F.col("i"), 8)
+    z = synthetic._taste(5, F.col("u"), F.col("i"), 8)
     rated = ratings.select(index[0].alias("u"), index[1].alias("i"), "rating").select(z.alias("z"), "rating")
     everything = spark.range(40).select(F.col("id").alias("u")).crossJoin(spark.range(120).select(F.col("id").alias("i")))
     rated_z, stars = rated.agg(F.avg("z"), F.avg("rating")).first()
@@ -114,8 +113,8 @@ def test_rated_pairs_carry_taste(spark, small_explicit):
 
 
 def test_cut_is_exact_when_the_first_draws_fall_short(spark, small_explicit, monkeypatch):
-    monkeypatch.setattr(datasets, "_DRAW_MARGIN", 0.7)  # too few draws at first: they grow
-    monkeypatch.setattr(datasets, "_MASK_BUCKETS", 4)  # the coarse histogram and a second job
+    monkeypatch.setattr(synthetic, "_DRAW_MARGIN", 0.7)  # too few draws at first: they grow
+    monkeypatch.setattr(synthetic, "_MASK_BUCKETS", 4)  # the coarse histogram and a second job
     grown, _ = synthetic_ratings(spark, **SMALL)
     pairs = sorted((r.user, r.item) for r in grown.collect())
     assert len(pairs) == 1500
