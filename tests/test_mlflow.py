@@ -74,7 +74,7 @@ def folds(spark_session):
     ],
     ids=["roem", "precisionAtK", "ndcgAtK"],
 )
-def test_autolog_logs_the_cross_validated_metric_under_the_evaluators_name(folds, experiment, evaluator, name):
+def test_autolog_names_cross_validated_metrics_after_the_evaluator(folds, experiment, evaluator, name):
     client, experiment_id = experiment
     als = ImplicitALS(maxIter=2, seed=3, numUserBlocks=1, numItemBlocks=1)
     grid = ParamGridBuilder().addGrid(als.rank, [1, 3]).build()
@@ -131,13 +131,14 @@ def test_log_model_and_load_model_round_trip_a_pipeline_of_every_stage(spark, ex
         ImplicitALS(userCol="u", itemCol="i", ratingCol="plays", rank=2, maxIter=2, seed=3,
                     numUserBlocks=1, numItemBlocks=1),
     ]).fit(plays)
-    assert [type(s) for s in model.stages] == [IdIndexerModel, ZeroFiller, BinaryRater, PerUserFolds, ALSModel]
+    stages = [IdIndexerModel, ZeroFiller, BinaryRater, PerUserFolds, ALSModel]
+    assert [type(s) for s in model.stages] == stages
 
     # mlflow saves the model with Spark under dfs_tmpdir (default /tmp/mlflow), then moves it into
     # the run's artifacts; load_model copies it back to dfs_tmpdir when Spark's default file
     # system is not the local one (a cluster's DFS), and loads it with PipelineModel.load.
-    # Given pip_requirements, mlflow does not infer them (by loading the model again in a new
-    # Python process, which starts a Spark of its own: a minute of this test's time).
+    # Given pip_requirements, mlflow skips inferring them (inferring loads the model again in a
+    # new Python process, which starts a Spark of its own).
     with mlflow.start_run():
         info = mlflow.spark.log_model(model, "model", dfs_tmpdir=str(tmp_path / "dfs-save"),
                                       pip_requirements=["pyspark", "spark-recs"])
@@ -147,6 +148,6 @@ def test_log_model_and_load_model_round_trip_a_pipeline_of_every_stage(spark, ex
     for before, after in zip(model.stages, loaded.stages):
         assert {p.name: v for p, v in after.extractParamMap().items()} == \
             {p.name: v for p, v in before.extractParamMap().items()}
-    expected = model.transform(plays)
-    assert expected.count() == 16  # 4 users x 4 songs, zero-filled
+    expected = model.transform(plays).collect()
+    assert len(expected) == 16  # 4 users x 4 songs, zero-filled
     assertDataFrameEqual(loaded.transform(plays), expected)
