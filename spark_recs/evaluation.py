@@ -400,6 +400,25 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         """ROEM is an expected rank: lower is better."""
         return False
 
+    def getMetricName(self) -> str:
+        """The name of the metric this evaluator computes, as Spark's evaluators answer it.
+
+        Returns
+        -------
+        str
+            Always 'roem' (there is no ``metricName`` param). MLflow's
+            ``mlflow.pyspark.ml.autolog()`` names its metrics with it: ``avg_roem`` and
+            ``std_roem`` in each ``CrossValidator`` child run, ``roem_<dataset>`` for an
+            evaluation after the fit.
+
+        Examples
+        --------
+        >>> from spark_recs import ROEMEvaluator
+        >>> ROEMEvaluator().getMetricName()
+        'roem'
+        """
+        return "roem"
+
     def _evaluate(self, dataset: DataFrame) -> float:
         V.require_choice(self, "tieRule", self.getTieRule(), _TIE_RULES)
         V.require_choice(self, "method", self.getMethod(), _ROEM_METHODS)
@@ -1132,6 +1151,27 @@ class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
         """The metric's name, 'precisionAtK', as ``RankingEvaluator`` names it (what MLflow's
         autolog logs the metric under)."""
         return "precisionAtK"
+
+    def getMetricName(self) -> str:
+        """The name of the metric this evaluator computes, as Spark's evaluators answer it.
+
+        Returns
+        -------
+        str
+            Always 'precisionAtK', the name Spark's ``RankingEvaluator`` and
+            :py:class:`RankingMetricsEvaluator` give it (there is no ``metricName`` param;
+            ``k`` is not part of the name). MLflow's ``mlflow.pyspark.ml.autolog()`` names
+            its metrics with it: ``avg_precisionAtK`` and ``std_precisionAtK`` in each
+            ``CrossValidator`` child run, ``precisionAtK_<dataset>`` for an evaluation after
+            the fit.
+
+        Examples
+        --------
+        >>> from spark_recs import PrecisionAtKEvaluator
+        >>> PrecisionAtKEvaluator(k=5).getMetricName()
+        'precisionAtK'
+        """
+        return self._metric()
 
     def _metric(self) -> str:
         return "precisionAtK"
