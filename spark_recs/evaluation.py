@@ -392,10 +392,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         """Gets the value of :py:attr:`method` or its default value 'sort'."""
         return self.getOrDefault(self.method)
 
-    def getMetricName(self) -> str:
-        """The metric's name, 'roem' (what MLflow's autolog logs the metric under)."""
-        return "roem"
-
     def isLargerBetter(self) -> bool:
         """ROEM is an expected rank: lower is better."""
         return False
@@ -1146,11 +1142,6 @@ class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     ) -> "PrecisionAtKEvaluator":
         """Sets params for this PrecisionAtKEvaluator."""
         return self._set(**_without_none_rank_col(self._input_kwargs))
-
-    def getMetricName(self) -> str:
-        """The metric's name, 'precisionAtK', as ``RankingEvaluator`` names it (what MLflow's
-        autolog logs the metric under)."""
-        return "precisionAtK"
 
     def getMetricName(self) -> str:
         """The name of the metric this evaluator computes, as Spark's evaluators answer it.
