@@ -2,7 +2,8 @@
 
 Public classes are re-exported here. Their module paths are stored in saved models, so they
 stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
-``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``.
+``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``,
+``spark_recs.ranking``.
 """
 
 from spark_recs._version import __version__
@@ -19,6 +20,7 @@ from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.recommend import recommend_for_users
+from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.recommendation import ImplicitALS
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
@@ -33,6 +35,8 @@ __all__ = [
     "PrecisionAtKEvaluator",
     "RankingMetricsEvaluator",
     "ROEMEvaluator",
+    "UnseenItemRanker",
+    "UnseenItemRankerModel",
     "ZeroFiller",
     "download_movielens",
     "interaction_stats",

@@ -868,7 +868,13 @@ def _ranked_stats(pairs: DataFrame, relevant: Column, by_item: bool, drop: bool)
         F.sum(F.when(F.col(_I).isNull(), F.col("rows"))).alias("null_items"),
         F.count(F.when(~F.col(_NAN) & (F.col(_H).isNull() | F.col(_T).isNull() | F.col(_RANK).isNull()), 1))
         .alias("null_ranks"),
+        F.count(F.when(~F.col(_NAN) | (F.col(_H) > 0), 1)).alias("scored"),
     )
+    if drop:
+        # the user's table keeps its scored candidates: a user has some unless it has no factors
+        # (its NaN rows have no candidate above them) or no candidate at all; without any it
+        # has no row left and is not evaluated, as in rows mode
+        per_user = per_user.where(F.col("scored") > 0)
     if by_item:
         positions = F.sort_array(F.transform(F.col("rel"), lambda x: x["rank"]))
         stats = _positions_stats(positions)

@@ -179,3 +179,50 @@ def spark_ranking_metric(df: DataFrame, metric, k, threshold=0.0, **cols) -> flo
     arrays = spark_ranking_arrays(df, k, full=metric == "meanAveragePrecision", threshold=threshold, **cols)
     evaluator = RankingEvaluator(predictionCol="predicted", labelCol="relevant", metricName=metric, k=k)
     return evaluator.evaluate(arrays)
+
+
+def unseen_item_ranks(user_factors, item_factors, seen, held, cold="nan"):
+    """Where each held-out (user, item) pair ranks among all the user's unseen catalogue
+    items, from the full users x items score matrix (float32 of the float64 dot products).
+
+    ``user_factors`` and ``item_factors`` map ids to vectors (the catalogue is the items of
+    ``item_factors``), ``seen`` maps a user to the items it had in training. Returns
+    {(user, item): (score, rank, above, tied, candidates)}; rank breaks ties by item id. A row
+    of a user or an item without factors (cold="nan") scores NaN and ranks after the user's
+    scored candidates, tied with its other cold rows; every candidate of a user without
+    factors ties. cold="drop" leaves such rows out.
+    """
+    items = sorted(item_factors)
+    rank_ = len(next(iter(item_factors.values())))
+    V = np.array([item_factors[i] for i in items], dtype=np.float32).astype(np.float64)
+    out = {}
+    for u in sorted({u for u, _ in held}):
+        mine = sorted({i for v, i in held if v == u})
+        cold_items = [i for i in mine if i not in item_factors]
+        unseen = np.array([i not in seen.get(u, set()) for i in items])
+        known = u in user_factors
+        if not known or cold_items:
+            if cold == "drop":
+                mine = [i for i in mine if known and i in item_factors]
+        vec = np.asarray(user_factors.get(u, np.zeros(rank_)), dtype=np.float32).astype(np.float64)
+        scores = (V @ vec).astype(np.float32)
+        cand = scores[unseen]
+        cand_items = np.array(items)[unseen]
+        n_scored = len(cand_items)
+        n_cold = len(cold_items) if cold == "nan" else 0
+        for i in mine:
+            before_cold = sum(c < i for c in cold_items)
+            if known and i in item_factors:
+                s = np.float32(vec @ np.asarray(item_factors[i], dtype=np.float32).astype(np.float64))
+                others = cand_items != i
+                above = int((cand[others] > s).sum())
+                tied_mask = (cand == s) & others
+                tied = int(tied_mask.sum()) + 1
+                rank = above + int((tied_mask & (cand_items < i)).sum()) + 1
+                out[(u, i)] = (float(s), rank, above, tied, n_scored + n_cold)
+            elif known:  # a cold item of a user with factors
+                out[(u, i)] = (float("nan"), n_scored + before_cold + 1, n_scored, n_cold, n_scored + n_cold)
+            else:  # every candidate of a user without factors ties
+                rank = int((cand_items < i).sum()) + before_cold + 1
+                out[(u, i)] = (float("nan"), rank, 0, n_scored + n_cold, n_scored + n_cold)
+    return out
