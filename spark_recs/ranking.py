@@ -25,7 +25,7 @@ from spark_recs._connect import fits_broadcast
 from spark_recs._validation import column
 from spark_recs.param import P as Self
 from spark_recs.param import fixed_seed, without_none_seed
-from spark_recs.recommendation import ImplicitALS
+from spark_recs.recommendation import ALSSetters, ImplicitALS
 
 __all__ = ["UnseenItemRanker", "UnseenItemRankerModel"]
 
@@ -158,7 +158,9 @@ def _inner_columns(model_or_estimator: Any) -> Tuple[str, str]:
     return model_or_estimator.getUserCol(), model_or_estimator.getItemCol()
 
 
-class UnseenItemRanker(Estimator["UnseenItemRankerModel"], _ALSParams, _UnseenItemRankerParams, P.ParamsReadable, P.ParamsWritable):
+class UnseenItemRanker(
+    Estimator["UnseenItemRankerModel"], _ALSParams, ALSSetters, _UnseenItemRankerParams, P.ParamsReadable, P.ParamsWritable
+):
     """Fits ALS and ranks held-out rows among all the items each user has not seen.
 
     The field's evaluation protocol ("rank all unseen items", as Microsoft Recommenders,
@@ -295,25 +297,6 @@ class UnseenItemRanker(Estimator["UnseenItemRankerModel"], _ALSParams, _UnseenIt
     ) -> "UnseenItemRanker":
         """Sets params for this UnseenItemRanker."""
         return self._set(**without_none_seed(self._input_kwargs))
-
-    # ALS's setters only set params: the same functions serve here and return this estimator.
-    setRank = ALS.setRank
-    setMaxIter = ALS.setMaxIter
-    setRegParam = ALS.setRegParam
-    setNumUserBlocks = ALS.setNumUserBlocks
-    setNumItemBlocks = ALS.setNumItemBlocks
-    setNumBlocks = ALS.setNumBlocks
-    setImplicitPrefs = ALS.setImplicitPrefs
-    setAlpha = ALS.setAlpha
-    setUserCol = ALS.setUserCol
-    setItemCol = ALS.setItemCol
-    setRatingCol = ALS.setRatingCol
-    setSeed = ALS.setSeed
-    setNonnegative = ALS.setNonnegative
-    setCheckpointInterval = ALS.setCheckpointInterval
-    setIntermediateStorageLevel = ALS.setIntermediateStorageLevel
-    setFinalStorageLevel = ALS.setFinalStorageLevel
-    setBlockSize = ALS.setBlockSize
 
     def _fit(self, dataset: DataFrame) -> "UnseenItemRankerModel":
         self._checkParams()

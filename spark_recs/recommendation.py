@@ -15,14 +15,39 @@ from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import fixed_seed, without_none_seed
 
-__all__ = ["ImplicitALS"]
+__all__ = ["ImplicitALS", "ALSSetters"]
 
 #: The default seed (see fixed_seed).
 _DEFAULT_SEED = fixed_seed("spark_recs.recommendation.ImplicitALS")
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
-class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritable):
+class ALSSetters:
+    """ALS's setters, for estimators that carry ALS's params (``_ALSParams``): they only set
+    params, so the same functions serve and return the estimator they are called on."""
+
+    setRank = ALS.setRank
+    setMaxIter = ALS.setMaxIter
+    setRegParam = ALS.setRegParam
+    setNumUserBlocks = ALS.setNumUserBlocks
+    setNumItemBlocks = ALS.setNumItemBlocks
+    setNumBlocks = ALS.setNumBlocks
+    setImplicitPrefs = ALS.setImplicitPrefs
+    setAlpha = ALS.setAlpha
+    setUserCol = ALS.setUserCol
+    setItemCol = ALS.setItemCol
+    setRatingCol = ALS.setRatingCol
+    setSeed = ALS.setSeed
+    setNonnegative = ALS.setNonnegative
+    setCheckpointInterval = ALS.setCheckpointInterval
+    setIntermediateStorageLevel = ALS.setIntermediateStorageLevel
+    setFinalStorageLevel = ALS.setFinalStorageLevel
+    setColdStartStrategy = ALS.setColdStartStrategy
+    setPredictionCol = ALS.setPredictionCol
+    setBlockSize = ALS.setBlockSize
+
+
+class ImplicitALS(Estimator[ALSModel], _ALSParams, ALSSetters, ParamsReadable, ParamsWritable):
     """Spark's ALS for implicit feedback, fitted without the rows whose rating is 0.
 
     In implicit ALS (Hu, Koren & Volinsky 2008, as Spark implements it) a row with rating r
@@ -135,27 +160,6 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ParamsReadable, ParamsWritabl
     ) -> "ImplicitALS":
         """Sets params for ImplicitALS."""
         return self._set(**without_none_seed(self._input_kwargs))
-
-    # ALS's setters only set params: the same functions serve here and return this estimator.
-    setRank = ALS.setRank
-    setMaxIter = ALS.setMaxIter
-    setRegParam = ALS.setRegParam
-    setNumUserBlocks = ALS.setNumUserBlocks
-    setNumItemBlocks = ALS.setNumItemBlocks
-    setNumBlocks = ALS.setNumBlocks
-    setImplicitPrefs = ALS.setImplicitPrefs
-    setAlpha = ALS.setAlpha
-    setUserCol = ALS.setUserCol
-    setItemCol = ALS.setItemCol
-    setRatingCol = ALS.setRatingCol
-    setSeed = ALS.setSeed
-    setNonnegative = ALS.setNonnegative
-    setCheckpointInterval = ALS.setCheckpointInterval
-    setIntermediateStorageLevel = ALS.setIntermediateStorageLevel
-    setFinalStorageLevel = ALS.setFinalStorageLevel
-    setColdStartStrategy = ALS.setColdStartStrategy
-    setPredictionCol = ALS.setPredictionCol
-    setBlockSize = ALS.setBlockSize
 
     def _fit(self, dataset: DataFrame) -> ALSModel:
         rating = self.getRatingCol()
