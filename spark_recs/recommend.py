@@ -25,7 +25,7 @@ def _stages(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSModel, Optio
     if len(als) != 1:
         raise ValueError(f"{_NAME}: model must hold exactly one ALSModel, found {len(als)} in {[type(s).__name__ for s in stages]}")
     wanted = {als[0].getUserCol(), als[0].getItemCol()}
-    indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s._columnPairs()[1])]
+    indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s.outputColumns)]
     if len(indexers) > 1:
         raise ValueError(f"{_NAME}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
     return als[0], (indexers[0] if indexers else None)
@@ -99,11 +99,10 @@ def recommend_for_users(
     user_col, item_col = user_idx, item_idx
     user_vocab = item_vocab = None
     if indexer is not None:
-        ins, outs = indexer._columnPairs()
-        if user_idx in outs:
-            user_col, user_vocab = ins[outs.index(user_idx)], indexer._vocabularies[outs.index(user_idx)]
-        if item_idx in outs:
-            item_col, item_vocab = ins[outs.index(item_idx)], indexer._vocabularies[outs.index(item_idx)]
+        if user_idx in indexer.outputColumns:
+            user_col, user_vocab = indexer.vocabularyOf(user_idx)
+        if item_idx in indexer.outputColumns:
+            item_col, item_vocab = indexer.vocabularyOf(item_idx)
     require_param(_NAME, "n", n, n >= 1, "be >= 1", f"items per user of userCol '{user_col}'")
     wanted = _users_frame(spark, users, user_col, user_vocab)
     uid, iid = "__spark_recs_user_idx", "__spark_recs_item_idx"
