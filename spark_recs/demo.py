@@ -17,7 +17,7 @@ from spark_recs._connect import conf_scope
 from spark_recs.cli import _print_table, tune
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
-from spark_recs.recommend import recommend_for_users
+from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
