@@ -19,8 +19,8 @@ from spark_recs.datasets import (
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
-from spark_recs.recommend import recommend_for_users
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
+from spark_recs.top_n import recommend_for_users
 from spark_recs.recommendation import ImplicitALS
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller

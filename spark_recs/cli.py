@@ -5,16 +5,31 @@ spark-submit the submitted settings apply; ``--remote URL`` makes it a Spark Con
 whose server reads and writes the data and model paths), prints results on standard output and
 progress on standard error. Bad arguments, unreadable files and bad data give one line
 ``spark-recs: error: ...`` and exit code 2, never a Java stack trace.
+
+This module only parses arguments, builds the session and prints: the work is done by
+:py:mod:`spark_recs.workflow` and :py:mod:`spark_recs.demo`, and of the package only ``__main__``
+imports this module.
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
-import threading
-import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence
+
+from spark_recs.workflow import (
+    EXPLICIT_METRICS,
+    FEEDBACKS,
+    LOADERS,
+    METRICS,
+    LoadedData,
+    format_table,
+    id_types,
+    load_data,
+    locate_tune_outputs,
+    tune,
+    write_tune_outputs,
+)
 
 __all__ = ["main"]
 
@@ -58,81 +73,21 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
     return spark
 
 
-class Progress:
-    """Counts fits across CrossValidator's threads; prints which fit, elapsed, estimate left."""
-
-    def __init__(self, total: int, label: str, stream: Any = None) -> None:
-        self.total, self.label, self.stream = total, label, stream
-        self.done = 0
-        self.start = time.monotonic()
-        self.lock = threading.Lock()
-
-    def tick(self, what: str = "") -> None:
-        with self.lock:
-            self.done += 1
-            elapsed = time.monotonic() - self.start
-            left = elapsed / self.done * (self.total - self.done)
-            print(
-                f"[{self.label}] fit {self.done}/{self.total} {what} elapsed {elapsed:.0f}s, "
-                f"~{left:.0f}s left",
-                file=self.stream or sys.stderr,
-                flush=True,
-            )
-
-
-def _reporting_pipeline(stages: List[Any], progress: Progress) -> Any:
-    """A Pipeline that reports each fit (CrossValidator fits copies of it, from threads)."""
-    from pyspark.ml import Pipeline
-
-    class ReportingPipeline(Pipeline):
-        def _fit(self, dataset: Any) -> Any:
-            model = super()._fit(dataset)
-            last = model.stages[-1]
-            what = f"(rank={last.rank})" if hasattr(last, "rank") else ""
-            progress.tick(what)
-            return model
-
-    return ReportingPipeline(stages=stages)
-
-
 # -- data -------------------------------------------------------------------------------------
 
 
-LOADERS = ["synthetic", "movielens", "movielens-100k", "taste-profile", "csv", "parquet"]
-
-
-def _load(spark: Any, args: argparse.Namespace) -> Tuple[Any, Optional[Any], Tuple[str, str, str]]:
-    """(interactions, items-with-titles or None, (user, item, rating) column names)."""
-    from spark_recs import datasets
-
-    loader = args.loader or ("synthetic" if not args.input else None)
-    if loader is None:
-        lower = args.input.lower()
-        loader = "parquet" if lower.endswith((".parquet", ".pq")) else "csv"
-    if loader != "synthetic" and not args.input:
-        raise UsageError(f"--loader {loader} needs --input PATH")
-    if loader == "synthetic":
-        kind = "explicit" if args.feedback == "explicit" else "implicit"
-        ratings, items = datasets.synthetic_ratings(
-            spark, numUsers=args.users, numItems=args.items, numRatings=args.ratings, kind=kind, seed=args.seed
-        )
-        return ratings, items, ("user", "item", "rating")
-    if loader == "movielens":
-        ratings, movies = datasets.load_movielens(spark, args.input)
-        return ratings, movies, ("userId", "movieId", "rating")
-    if loader == "movielens-100k":
-        ratings, movies = datasets.load_movielens_100k(spark, args.input)
-        return ratings, movies, ("userId", "movieId", "rating")
-    if loader == "taste-profile":
-        return datasets.load_taste_profile(spark, args.input), None, ("user", "song", "plays")
-    df = datasets.load_interactions(
-        spark, args.input, format=loader, user=args.user_col, item=args.item_col, rating=args.rating_col,
-        sep=args.sep,
+def _load(spark: Any, args: argparse.Namespace) -> LoadedData:
+    """What --loader and --input name (the embedded synthetic data without them)."""
+    if args.loader not in (None, "synthetic") and not args.input:
+        raise UsageError(f"--loader {args.loader} needs --input PATH")
+    return load_data(
+        spark, args.input, loader=args.loader, feedback=args.feedback, userCol=args.user_col, itemCol=args.item_col,
+        ratingCol=args.rating_col, sep=args.sep, numUsers=args.users, numItems=args.items, numRatings=args.ratings,
+        seed=args.seed,
     )
-    return df, None, ("user", "item", "rating")
 
 
-# -- tune -------------------------------------------------------------------------------------
+# -- tune's arguments ---------------------------------------------------------------------
 
 
 def _floats(text: str) -> List[float]:
@@ -149,231 +104,84 @@ def _ints(text: str) -> List[int]:
     return [int(v) for v in values]
 
 
-def _evaluator(feedback: str, metric: Optional[str], k: int) -> Tuple[Any, str]:
-    from pyspark.ml.evaluation import RegressionEvaluator
-
-    from spark_recs import RankingMetricsEvaluator, ROEMEvaluator
-
-    metric = metric or ("rmse" if feedback == "explicit" else "roem")
-    if metric in ("rmse", "mae"):
-        if feedback != "explicit":
-            raise UsageError(f"--metric {metric} is for explicit feedback; use roem or a ranking metric")
-        return RegressionEvaluator(metricName=metric, labelCol="rating", predictionCol="prediction"), metric
-    if metric == "roem":
-        return ROEMEvaluator(), metric
-    ranking = {"precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"}
-    name = ranking.get(metric, metric)
-    if name not in ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK"):
+def _check_metric(feedback: str, metric: Optional[str]) -> None:
+    """--metric against --feedback, before any Spark work."""
+    if metric in EXPLICIT_METRICS and feedback != "explicit":
+        raise UsageError(f"--metric {metric} is for explicit feedback; use roem or a ranking metric")
+    if metric and metric not in METRICS:
         raise UsageError(f"unknown --metric {metric!r}: use rmse, mae, roem, precision, recall, ndcg or map")
-    return RankingMetricsEvaluator(metricName=name, k=k), f"{name}@{k}" if name.endswith("AtK") else name
-
-
-def prepare(df: Any, feedback: str, threshold: float) -> Any:
-    """Interactions as (user, item, rating) for the feedback kind: explicit as is; implicit
-    and binary zero-filled (binary: 1 where rating > threshold first)."""
-    from spark_recs import BinaryRater, ZeroFiller
-
-    if feedback == "binary":
-        df = BinaryRater(threshold=threshold, outputCol="rating").transform(df)
-    if feedback in ("implicit", "binary"):
-        df = ZeroFiller(handleDuplicates="sum" if feedback == "implicit" else "max").transform(df)
-    return df
-
-
-def tune(
-    spark: Any,
-    df: Any,
-    *,
-    feedback: str,
-    ranks: Sequence[int],
-    regParams: Sequence[float],
-    alphas: Sequence[float],
-    maxIter: int,
-    folds: int,
-    metric: Optional[str],
-    k: int,
-    threshold: float,
-    seed: int,
-    parallelism: int,
-    label: str = "tune",
-    prepared: bool = False,
-    blocks: int = 4,
-) -> Dict[str, Any]:
-    """Per-user folds, CrossValidator over the grid, refit of the best; returns what was learned."""
-    from pyspark.ml import PipelineModel
-    from pyspark.ml.recommendation import ALS
-    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-
-    from spark_recs import IdIndexer, ImplicitALS, PerUserFolds
-
-    data = df if prepared else prepare(df, feedback, threshold)
-    # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
-    # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
-    # fold still has no ALS factor there (coldStartStrategy drops it, as before).
-    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep").fit(data)
-    data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
-    common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-                  coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
-    als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
-    builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
-    if feedback != "explicit":
-        builder = builder.addGrid(als.alpha, list(alphas))
-    grid = builder.build()
-    evaluator, metric_name = _evaluator(feedback, metric, k)
-    progress = Progress(len(grid) * folds + 1, label)
-    cv = CrossValidator(
-        estimator=_reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
-    )
-    cv_model = cv.fit(data)
-    points = []
-    for params, value in zip(grid, cv_model.avgMetrics):
-        points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = PipelineModel(stages=[indexer, *cv_model.bestModel.stages])
-    data.unpersist()
-    chosen = points[int(max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * (1 if evaluator.isLargerBetter() else -1)))]
-    return {"model": best, "grid": points, "metric": metric_name, "best": chosen, "evaluator": evaluator,
-            "larger_is_better": evaluator.isLargerBetter()}
-
-
-def _write_outputs(out: str, result: Dict[str, Any], rated: Any, extra: Dict[str, Any]) -> None:
-    os.makedirs(out, exist_ok=True)
-    result["model"].write().overwrite().save(os.path.join(out, "model"))
-    rated.select("user", "item").distinct().write.mode("overwrite").parquet(os.path.join(out, "rated"))
-    metrics = {"metric": result["metric"], "larger_is_better": result["larger_is_better"], "best": result["best"],
-               "grid": result["grid"], **extra}
-    with open(os.path.join(out, "metrics.json"), "w") as fh:
-        json.dump(metrics, fh, indent=2)
-    with open(os.path.join(out, "grid.csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(result["grid"][0]))
-        writer.writeheader()
-        writer.writerows(result["grid"])
-    _plot(out, result)
-
-
-def _plot(out: str, result: Dict[str, Any]) -> Optional[str]:
-    """grid.png: the metric against rank, one line per other setting (needs matplotlib)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("spark-recs: matplotlib is not installed (pip install 'spark-recs[plot]'): no grid.png",
-              file=sys.stderr)
-        return None
-    metric = result["metric"]
-    lines: Dict[str, List[Tuple[int, float]]] = {}
-    for point in result["grid"]:
-        key = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("rank", metric))
-        lines.setdefault(key, []).append((point["rank"], point[metric]))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, values in sorted(lines.items()):
-        values.sort()
-        ax.plot([v[0] for v in values], [v[1] for v in values], marker="o", label=key or metric)
-    ax.set_xlabel("rank")
-    ax.set_ylabel(metric)
-    ax.set_title(f"cross-validated {metric}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(out, "grid.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 # -- commands -------------------------------------------------------------------------------
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from spark_recs import datasets
+    from spark_recs import interaction_stats
 
     spark = _spark(args, "stats")
     df, _, (user, item, rating) = _load(spark, args)
-    stats = datasets.interaction_stats(df, userCol=user, itemCol=item, ratingCol=rating)
+    stats = interaction_stats(df, userCol=user, itemCol=item, ratingCol=rating)
     print(json.dumps(stats, indent=2))
     return 0
 
 
-def _renamed(df: Any, cols: Tuple[str, str, str]) -> Any:
-    from pyspark.sql import functions as F
-
-    user, item, rating = cols
-    return df.select(F.col(user).alias("user"), F.col(item).alias("item"), F.col(rating).alias("rating"))
-
-
 def cmd_tune(args: argparse.Namespace) -> int:
+    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    _check_metric(args.feedback, args.metric)
     spark = _spark(args, "tune")
-    df, items, cols = _load(spark, args)
-    df = _renamed(df, cols)
+    loaded = _load(spark, args)
+    df = loaded.as_user_item_rating()
     result = tune(
-        spark, df, feedback=args.feedback, ranks=_ints(args.ranks), regParams=_floats(args.reg_params),
-        alphas=_floats(args.alphas), maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k,
-        threshold=args.threshold, seed=args.seed, parallelism=args.parallelism, blocks=args.blocks,
+        df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas, maxIter=args.max_iter,
+        folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold, seed=args.seed,
+        parallelism=args.parallelism, blocks=args.blocks,
     )
-    _write_outputs(args.out, result, df, {"feedback": args.feedback, "folds": args.folds})
-    if items is not None:
-        items.write.mode("overwrite").parquet(os.path.join(args.out, "items"))
-    print(json.dumps({"metric": result["metric"], "best": result["best"], "out": args.out}, indent=2))
+    write_tune_outputs(args.out, result, df, items=loaded.items)
+    print(json.dumps({"metric": result.metric, "best": result.best, "out": args.out}, indent=2))
     return 0
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from pyspark.ml import PipelineModel
+    from pyspark.sql.types import IntegralType
 
     from spark_recs import recommend_for_users
 
     spark = _spark(args, "recommend")
-    model_dir = args.model
-    if not os.path.exists(model_dir):
-        raise UsageError(f"--model {model_dir}: no such directory")
-    nested = os.path.join(model_dir, "model")
-    model = PipelineModel.load(nested if os.path.isdir(nested) else model_dir)
+    if not os.path.exists(args.model):
+        raise UsageError(f"--model {args.model}: no such directory")
+    found = locate_tune_outputs(args.model)
+    model = PipelineModel.load(found.model)
     rated = None
-    rated_dir = args.rated or (os.path.join(model_dir, "rated") if os.path.isdir(os.path.join(model_dir, "rated")) else None)
-    if rated_dir and not args.keep_rated:
-        rated = spark.read.parquet(rated_dir) if os.path.isdir(rated_dir) else spark.read.csv(rated_dir, header=True)
+    rated_path = args.rated or found.rated
+    if rated_path and not args.keep_rated:
+        rated = spark.read.parquet(rated_path) if os.path.isdir(rated_path) else spark.read.csv(rated_path, header=True)
     elif not args.keep_rated:
         raise UsageError("no rated interactions found beside the model: pass --rated FILE or --keep-rated")
     titles = None
     if args.titles:
         titles = spark.read.csv(args.titles, header=True) if args.titles.endswith(".csv") else spark.read.parquet(args.titles)
-    elif os.path.isdir(os.path.join(model_dir, "items")):
-        titles = spark.read.parquet(os.path.join(model_dir, "items"))
-    users = [u.strip() for u in args.users.split(",") if u.strip()]
-    indexer = model.stages[0]
-    if hasattr(indexer, "vocabularies"):
-        from pyspark.sql.types import IntegralType
-
-        if isinstance(indexer.vocabularies[0].schema["value"].dataType, IntegralType):
-            try:
-                users = [int(u) for u in users]
-            except ValueError:
-                raise UsageError(f"--users: the model's user ids are integers, found {args.users!r}") from None
+    elif found.items:
+        titles = spark.read.parquet(found.items)
+    users: List[Any] = [u.strip() for u in args.users.split(",") if u.strip()]
+    user_type, item_type = id_types(model)
+    if isinstance(user_type, IntegralType):
+        try:
+            users = [int(u) for u in users]
+        except ValueError:
+            raise UsageError(f"--users: the model's user ids are integers, found {args.users!r}") from None
     if titles is not None:
         item_col = "item"
         if item_col not in titles.columns and args.title_item_col in titles.columns:
             titles = titles.withColumnRenamed(args.title_item_col, item_col)
         if args.title_col not in titles.columns or item_col not in titles.columns:
             raise UsageError(f"--titles needs columns item (or --title-item-col) and {args.title_col}, found {titles.columns}")
-        rec_vocab_type = indexer.vocabularies[1].schema["value"].dataType if hasattr(indexer, "vocabularies") else None
-        if rec_vocab_type is not None:
-            titles = titles.withColumn(item_col, titles[item_col].cast(rec_vocab_type))
+        if item_type is not None:
+            titles = titles.withColumn(item_col, titles[item_col].cast(item_type))
     recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
                                titles=titles, itemTitleCol=args.title_col)
-    _print_table(recs.collect(), recs.columns)
+    print(format_table(recs.collect(), recs.columns))
     return 0
-
-
-def _print_table(rows: Sequence[Any], columns: Sequence[str]) -> None:
-    cells = [[str(c) for c in columns]] + [[_fmt(r[c]) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -413,7 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--users", type=int, default=600, help="synthetic: number of users")
     data.add_argument("--items", type=int, default=9000, help="synthetic: number of items")
     data.add_argument("--ratings", type=int, default=100_000, help="synthetic: number of ratings")
-    data.add_argument("--feedback", choices=["explicit", "implicit", "binary"], default="explicit")
+    data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("demo", parents=[common], help="the whole workflow on the embedded data",

@@ -14,11 +14,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_recs._connect import conf_scope
-from spark_recs.cli import _print_table, tune
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
-from spark_recs.recommend import recommend_for_users
+from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import train_test_split_per_user
+from spark_recs.workflow import format_table, tune
 from spark_recs.zeros import ZeroFiller
 
 __all__ = ["run_demo"]
@@ -46,8 +46,7 @@ def _stats(title: str, df: DataFrame, out: Callable[[str], None]) -> None:
 
 def _top5(model: Any, users: list, rated: DataFrame, items: DataFrame) -> None:
     recs = recommend_for_users(model, users, n=5, rated=rated, titles=items.select("item", "title"))
-    rows = recs.collect()
-    _print_table(rows, recs.columns)
+    print(format_table(recs.collect(), recs.columns))
 
 
 def _shuffle_partitions(spark: Any, n: Optional[int]) -> ContextManager[None]:
@@ -110,25 +109,25 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     ratings = ratings.localCheckpoint()
     _stats("ratings", ratings, out)
     train, test = train_test_split_per_user(ratings, testFraction=0.2, seed=seed)
-    result = tune(spark, train, feedback="explicit", ranks=size["ranks"], regParams=[0.1], alphas=[1.0],
+    result = tune(train, feedback="explicit", ranks=size["ranks"], regParams=[0.1], alphas=[1.0],
                   maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="rmse", k=10,
                   threshold=0.0, seed=seed,
                   parallelism=parallelism, label="explicit")
     out("cross-validated RMSE per grid point:")
-    for point in result["grid"]:
+    for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} RMSE={point['rmse']:.4f}")
-    out(f"best params: rank={result['best']['rank']}, regParam={result['best']['regParam']}")
+    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}")
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
-    test_rmse = rmse.evaluate(result["model"].transform(test))
+    test_rmse = rmse.evaluate(result.model.transform(test))
     item_mean = train.groupBy("item").agg(F.avg("rating").alias("prediction"))
     global_mean = train.agg(F.avg("rating")).first()[0]
     baseline = test.join(item_mean, "item", "left").fillna({"prediction": global_mean})
     base_rmse = rmse.evaluate(baseline)
     out(f"held-out RMSE: ALS {test_rmse:.4f} vs item-mean baseline {base_rmse:.4f}")
-    figures["explicit"] = {"best": result["best"], "test_rmse": test_rmse, "baseline_rmse": base_rmse}
+    figures["explicit"] = {"best": result.best, "test_rmse": test_rmse, "baseline_rmse": base_rmse}
     named = [r["user"] for r in ratings.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (rated items left out):")
-    _top5(result["model"], named, ratings, items)
+    _top5(result.model, named, ratings, items)
 
     # -- implicit: play counts, ROEM and precision@10 -------------------------------------
     out("\n== implicit feedback: play counts ==")
@@ -138,19 +137,19 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     filled = ZeroFiller().transform(plays).localCheckpoint()
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
-    result = tune(spark, train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
+    result = tune(train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
                   maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="roem", k=10,
                   threshold=0.0, seed=seed,
                   parallelism=parallelism, label="implicit", prepared=True)
     out("cross-validated ROEM per grid point (lower is better; random is 0.5):")
-    for point in result["grid"]:
+    for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} ROEM={point['roem']:.4f}")
-    out(f"best params: rank={result['best']['rank']}, regParam={result['best']['regParam']}, alpha={result['best']['alpha']}")
-    predicted = result["model"].transform(test)
+    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, alpha={result.best['alpha']}")
+    predicted = result.model.transform(test)
     roem, p_at_10 = ROEMEvaluator(), PrecisionAtKEvaluator(k=10)
     popularity = train.groupBy("item").agg(F.sum(F.when(F.col("rating") > 0, 1).otherwise(0)).cast("float").alias("prediction"))
     popular = test.join(popularity, "item", "left").fillna({"prediction": 0.0})
-    implicit = {"best": result["best"], "test_roem": roem.evaluate(predicted), "baseline_roem": roem.evaluate(popular),
+    implicit = {"best": result.best, "test_roem": roem.evaluate(predicted), "baseline_roem": roem.evaluate(popular),
                 "test_precision_at_10": p_at_10.evaluate(predicted), "baseline_precision_at_10": p_at_10.evaluate(popular)}
     out(f"held-out ROEM: ALS {implicit['test_roem']:.4f} vs most-popular {implicit['baseline_roem']:.4f}")
     out(f"held-out precision@10: ALS {implicit['test_precision_at_10']:.4f} vs most-popular "
@@ -158,7 +157,7 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     figures["implicit"] = implicit
     named = [r["user"] for r in plays.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (played items left out):")
-    _top5(result["model"], named, plays, songs)
+    _top5(result.model, named, plays, songs)
     figures["seconds"] = time.monotonic() - start
     out(f"\ndemo finished in {figures['seconds']:.0f} s")
     return figures

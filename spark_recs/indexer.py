@@ -381,6 +381,72 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         """The number of distinct ids of each input column."""
         return list(self._sizes)
 
+    @property
+    def inputColumns(self) -> List[str]:
+        """The id columns the model encodes, in order, whether set by ``inputCol`` or
+        ``inputCols``; ``vocabularies[i]`` is the vocabulary of ``inputColumns[i]``."""
+        return self._columnPairs()[0]
+
+    @property
+    def outputColumns(self) -> List[str]:
+        """The index columns the model writes, in order, whether set by ``outputCol`` or
+        ``outputCols``; ``outputColumns[i]`` holds the indices of ``inputColumns[i]``."""
+        return self._columnPairs()[1]
+
+    def vocabularyOf(self, outputCol: str) -> Tuple[str, DataFrame]:
+        """The input column that an index column encodes, and that column's vocabulary.
+
+        What a stage downstream of the indexer needs to go back to the original ids: ALS knows
+        its ``userCol`` and ``itemCol``, which are this model's output columns.
+
+        Parameters
+        ----------
+        outputCol : str
+            One of :py:attr:`outputColumns`.
+
+        Returns
+        -------
+        tuple of (str, :py:class:`pyspark.sql.DataFrame`)
+            The input column's name and its vocabulary, as in :py:attr:`vocabularies`:
+            ``value`` (the id, with the input column's type), ``index`` (int), ``count``
+            (rows with that id at fit time).
+
+        Raises
+        ------
+        ValueError
+            If ``outputCol`` is not an output column of the model, or the model has no
+            vocabulary.
+
+        Notes
+        -----
+        Runs no Spark job: the vocabulary is a DataFrame, read when it is used.
+
+        Examples
+        --------
+        >>> df = spark.createDataFrame([("ann", "s1"), ("bob", "s1")], ["user", "song"])
+        >>> model = IdIndexer(inputCols=["user", "song"], outputCols=["u", "s"]).fit(df)
+        >>> model.inputColumns, model.outputColumns
+        (['user', 'song'], ['u', 's'])
+        >>> column, vocabulary = model.vocabularyOf("s")
+        >>> column, [(r["value"], r["index"]) for r in vocabulary.collect()]
+        ('song', [('s1', 0)])
+        >>> model.vocabularyOf("song")
+        Traceback (most recent call last):
+            ...
+        ValueError: IdIndexerModel: outputCols 'song' not in [u, s]
+        >>> model.save(temp_path + "/id-indexer-model-vocabulary-of")
+        >>> IdIndexerModel.load(temp_path + "/id-indexer-model-vocabulary-of").vocabularyOf("u")[0]
+        'user'
+        """
+        ins, outs = self._columnPairs()
+        self._checkModel(ins)
+        if outputCol not in outs:
+            raise ValueError(
+                f"{V.stage_name(self)}: {self._outputParam()} '{outputCol}' not in [{', '.join(outs)}]"
+            )
+        i = outs.index(outputCol)
+        return ins[i], self._vocabularies[i]
+
     def setInputCol(self, value: str) -> "IdIndexerModel":
         """Sets the value of :py:attr:`inputCol`."""
         return self._set(inputCol=value)

@@ -320,6 +320,46 @@ def test_decode_wrong_type(fitted, spark):
         fitted.decode(spark.createDataFrame([("1",)], ["user_idx"]))
 
 
+# -- columns and vocabularies by output column ----------------------------------------------
+
+
+def test_columns_and_vocabulary_of_each_output(fitted, plays):
+    assert fitted.inputColumns == ["user", "song"]
+    assert fitted.outputColumns == ["user_idx", "song_idx"]
+    for name, expected_col, exp in [("user_idx", "user", "exp_user"), ("song_idx", "song", "exp_song")]:
+        column, vocabulary = fitted.vocabularyOf(name)
+        assert column == expected_col
+        assert vocabulary.columns == ["value", "index", "count"]
+        expected = plays.groupBy(F.col(expected_col).alias("value"), F.col(exp).alias("index")).count()
+        assertDataFrameEqual(vocabulary, expected, checkRowOrder=False)
+
+
+def test_single_column_model_columns(plays):
+    model = IdIndexer(inputCol="song", outputCol="song_idx").fit(plays)
+    assert (model.inputColumns, model.outputColumns) == (["song"], ["song_idx"])
+    assert model.vocabularyOf("song_idx")[0] == "song"
+    with pytest.raises(ValueError, match=r"^IdIndexerModel: outputCol 'user_idx' not in \[song_idx\]$"):
+        model.vocabularyOf("user_idx")
+
+
+@pytest.mark.parametrize("name", ["user", "nope", "USER_IDX"])
+def test_vocabulary_of_a_column_the_model_does_not_write(fitted, name):
+    with pytest.raises(ValueError, match=rf"^IdIndexerModel: outputCols '{name}' not in \[user_idx, song_idx\]$"):
+        fitted.vocabularyOf(name)
+
+
+def test_vocabulary_of_an_unfitted_model():
+    with pytest.raises(ValueError, match=r"IdIndexerModel: the model has no vocabulary"):
+        IdIndexerModel().setInputCol("a").setOutputCol("b").vocabularyOf("b")
+
+
+def test_vocabulary_of_after_save_load(fitted, tmp_path):
+    fitted.save(str(tmp_path / "model"))
+    loaded = IdIndexerModel.load(str(tmp_path / "model"))
+    assert (loaded.inputColumns, loaded.outputColumns) == (fitted.inputColumns, fitted.outputColumns)
+    assertDataFrameEqual(loaded.vocabularyOf("song_idx")[1], fitted.vocabularyOf("song_idx")[1], checkRowOrder=False)
+
+
 # -- persistence -----------------------------------------------------------------------------
 
 

@@ -3,11 +3,12 @@
 import random
 
 import pytest
-from pyspark.ml import Pipeline
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
 
 from spark_recs import IdIndexer, recommend_for_users
+from spark_recs.top_n import als_and_indexer
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,22 @@ def test_pipeline_without_indexer(spark):
     model = ALS(rank=2, maxIter=3, seed=1).fit(df)
     recs = recommend_for_users(model, [1, 2], n=2, excludeRated=False)
     assert recs.count() == 4 and recs.columns == ["user", "rank", "item", "score"]
+
+
+def test_indexer_found_by_what_it_encodes_not_by_position(fitted, ratings):
+    indexer, als = fitted.stages
+    other = IdIndexer(inputCol="item", outputCol="item_code").fit(ratings)  # encodes no ALS column
+    model = PipelineModel(stages=[other, als, indexer])
+    found_als, found_indexer = als_and_indexer(model)
+    assert found_als is als and found_indexer is indexer
+    recs = recommend_for_users(model, ["user_03"], n=3, rated=ratings)
+    assert as_lists(recs) == brute_force(fitted, ratings, ["user_03"], 3)
+
+
+def test_old_module_path_still_imports():
+    from spark_recs.recommend import recommend_for_users as moved
+
+    assert moved is recommend_for_users
 
 
 def test_bad_input(fitted, ratings):

@@ -1,0 +1,195 @@
+"""Top-N recommendations for named users, in their original ids, from a fitted or saved pipeline.
+
+(Until 0.1.0 this module was ``spark_recs.recommend``, a near-twin of ``spark_recs.recommendation``,
+which holds :py:class:`~spark_recs.ImplicitALS`; ``spark_recs.recommend`` still re-exports it.)
+"""
+
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+from pyspark.ml import PipelineModel
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
+
+from spark_recs._validation import column, require_column, require_param, same_id_type
+from spark_recs.indexer import IdIndexerModel
+
+__all__ = ["als_and_indexer", "recommend_for_users"]
+
+_NAME = "recommend_for_users"
+
+
+def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSModel, Optional[IdIndexerModel]]:
+    """The ALS model of a pipeline and the ``IdIndexerModel`` that encodes its ids, if any.
+
+    The indexer is found by what it encodes, wherever it stands in the pipeline: the one whose
+    :py:attr:`~spark_recs.IdIndexerModel.outputColumns` hold ALS's ``userCol`` or ``itemCol``.
+
+    Parameters
+    ----------
+    model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
+        A fitted pipeline, a bare ``ALSModel``, or the path of a saved pipeline.
+
+    Returns
+    -------
+    tuple of (ALSModel, IdIndexerModel or None)
+
+    Raises
+    ------
+    ValueError
+        The pipeline holds no ALS model or several, or several indexers encode its columns.
+
+    Notes
+    -----
+    Runs no Spark job, unless ``model`` is a path: then loading it runs Spark's reads.
+    """
+    if isinstance(model, str):
+        model = PipelineModel.load(model)
+    stages = model.stages if isinstance(model, PipelineModel) else [model]
+    als = [s for s in stages if isinstance(s, ALSModel)]
+    if len(als) != 1:
+        raise ValueError(f"{_NAME}: model must hold exactly one ALSModel, found {len(als)} in {[type(s).__name__ for s in stages]}")
+    wanted = {als[0].getUserCol(), als[0].getItemCol()}
+    indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s.outputColumns)]
+    if len(indexers) > 1:
+        raise ValueError(f"{_NAME}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
+    return als[0], (indexers[0] if indexers else None)
+
+
+def recommend_for_users(
+    model: Union[PipelineModel, ALSModel, str],
+    users: Union[Sequence[Any], DataFrame],
+    n: int = 10,
+    *,
+    rated: Optional[DataFrame] = None,
+    excludeRated: bool = True,
+    titles: Optional[DataFrame] = None,
+    itemTitleCol: str = "title",
+) -> DataFrame:
+    """Top-``n`` items for the given users, with original ids, leaving out what they rated.
+
+    Parameters
+    ----------
+    model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
+        A fitted pipeline holding an ``ALSModel`` (and usually an ``IdIndexerModel`` that
+        encoded its user and item columns), or the path of a saved one.
+    users : list or :py:class:`pyspark.sql.DataFrame`
+        The users, by their original ids (``["Jane", "Taylor"]``), or a one-column DataFrame.
+    n : int, default 10
+        How many items per user (>= 1).
+    rated : :py:class:`pyspark.sql.DataFrame`, optional
+        Interactions in original ids, with the user and item columns the pipeline was fit on
+        (the IdIndexer's input columns); items a user has a row for are left out.
+    excludeRated : bool, default True
+        Leave out rated items; then ``rated`` is required. ``False`` keeps them.
+    titles : :py:class:`pyspark.sql.DataFrame`, optional
+        Item ids (the item column's name) and ``itemTitleCol``; adds a title column.
+    itemTitleCol : str, default 'title'
+
+    Returns
+    -------
+    :py:class:`pyspark.sql.DataFrame`
+        One row per recommendation: user column, ``rank`` (1 = best), item column, ``score``
+        (ALS's prediction), and the title when ``titles`` is given; users in the given order
+        is not promised, rows are sorted by user and rank.
+
+    Notes
+    -----
+    Unknown users raise ``ValueError`` naming them. ALS is asked for ``n`` plus the largest
+    number of rated items among the requested users, so that ``n`` remain after leaving rated
+    ones out (fewer only when the catalogue runs out). One small job counts those rated items;
+    nothing per user is collected to the driver.
+
+    Examples
+    --------
+    >>> from pyspark.ml import Pipeline
+    >>> from pyspark.ml.recommendation import ALS
+    >>> from spark_recs import IdIndexer, recommend_for_users
+    >>> plays = spark.createDataFrame(
+    ...     [("jane", "a", 3.0), ("jane", "b", 1.0), ("taylor", "a", 5.0), ("taylor", "c", 2.0),
+    ...      ("sam", "b", 4.0), ("sam", "c", 1.0), ("sam", "d", 2.0)], ["user", "item", "plays"])
+    >>> model = Pipeline(stages=[
+    ...     IdIndexer(inputCols=["user", "item"], outputCols=["u", "i"]),
+    ...     ALS(userCol="u", itemCol="i", ratingCol="plays", implicitPrefs=True, rank=2, seed=1),
+    ... ]).fit(plays)
+    >>> recs = recommend_for_users(model, ["jane", "taylor"], n=2, rated=plays)
+    >>> recs.columns
+    ['user', 'rank', 'item', 'score']
+    >>> sorted((r.user, r.item) for r in recs.collect())  # rated items are left out
+    [('jane', 'c'), ('jane', 'd'), ('taylor', 'b'), ('taylor', 'd')]
+    """
+    als, indexer = als_and_indexer(model)
+    spark = SparkSession.active() if not isinstance(users, DataFrame) else users.sparkSession
+    user_idx, item_idx = als.getUserCol(), als.getItemCol()
+    user_col, item_col = user_idx, item_idx
+    user_vocab = item_vocab = None
+    if indexer is not None:
+        if user_idx in indexer.outputColumns:
+            user_col, user_vocab = indexer.vocabularyOf(user_idx)
+        if item_idx in indexer.outputColumns:
+            item_col, item_vocab = indexer.vocabularyOf(item_idx)
+    require_param(_NAME, "n", n, n >= 1, "be >= 1", f"items per user of userCol '{user_col}'")
+    wanted = _users_frame(spark, users, user_col, user_vocab)
+    uid, iid = "__spark_recs_user_idx", "__spark_recs_item_idx"
+    if user_vocab is not None:
+        encoded = wanted.join(
+            user_vocab.select(F.col("value").alias(user_col), F.col("index").alias(uid)), user_col, "left"
+        )
+    else:
+        encoded = wanted.withColumn(uid, column(user_col))
+    unknown = [r[0] for r in encoded.where(F.col(uid).isNull()).select(user_col).limit(10).collect()]
+    if unknown:
+        raise ValueError(f"{_NAME}: users {unknown} are not known to the model (userCol '{user_col}')")
+    if excludeRated and rated is None:
+        raise ValueError(f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False")
+    extra = 0
+    if excludeRated:
+        require_column(_NAME, "rated", user_col, rated)
+        require_column(_NAME, "rated", item_col, rated)
+        rated = rated.select(column(user_col), column(item_col)).distinct()
+        counts = rated.join(wanted, user_col).groupBy(user_col).count()
+        extra = counts.agg(F.max("count")).first()[0] or 0
+    k = n + int(extra)
+    recs = als.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), k)
+    flat = recs.select(column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")).select(
+        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid), F.col("rec.rating").alias("score"),
+    )
+    flat = encoded.join(flat, uid).drop(uid)
+    if item_vocab is not None:
+        flat = flat.join(item_vocab.select(F.col("index").alias(iid), F.col("value").alias(item_col)), iid)
+    else:
+        flat = flat.withColumn(item_col, F.col(iid))
+    flat = flat.drop(iid)
+    if excludeRated:
+        flat = flat.join(rated, [user_col, item_col], "left_anti")
+        flat = flat.withColumn("rank", F.row_number().over(Window.partitionBy(column(user_col)).orderBy("rank")))
+        flat = flat.where(F.col("rank") <= n)
+    result = flat.select(column(user_col), "rank", column(item_col), "score")
+    if titles is not None:
+        require_column(_NAME, "titles", item_col, titles)
+        require_column(_NAME, "itemTitleCol", itemTitleCol, titles)
+        result = result.join(titles.select(column(item_col), column(itemTitleCol)), item_col, "left").select(
+            column(user_col), "rank", column(item_col), "score", column(itemTitleCol)
+        )
+    return result.orderBy(column(user_col), "rank")
+
+
+def _users_frame(spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]) -> DataFrame:
+    """The requested users as a one-column DataFrame named like the user column."""
+    if isinstance(users, DataFrame):
+        if len(users.columns) != 1:
+            raise ValueError(f"{_NAME}: users must have one column, found {users.columns}")
+        found = users.schema.fields[0].dataType
+        if vocab is not None and not same_id_type(found, vocab.schema["value"].dataType):
+            raise TypeError(
+                f"{_NAME}: users column '{users.columns[0]}' has type {found.simpleString()}, but the "
+                f"model's userCol '{user_col}' ids are {vocab.schema['value'].dataType.simpleString()}"
+            )
+        return users.select(F.col(users.columns[0]).alias(user_col)).distinct()
+    ids: List[Any] = list(dict.fromkeys(users))
+    if not ids:
+        raise ValueError(f"{_NAME}: users is empty")
+    dtype = vocab.schema["value"].dataType if vocab is not None else None
+    schema = StructType([StructField(user_col, dtype, True)]) if dtype is not None else [user_col]
+    return spark.createDataFrame([(u,) for u in ids], schema)

@@ -1,0 +1,733 @@
+"""The recommender workflow as a Python API: load, prepare, tune, report and write.
+
+What ``spark-recs stats``, ``tune``, ``recommend`` and ``demo`` run, as functions that return
+their results: :py:func:`load_data` reads interactions by loader, :py:func:`prepare` turns them
+into what ALS fits for a kind of feedback, :py:func:`tune` cross-validates ALS over a grid on
+per-user folds (reporting each fit through a :py:class:`Progress`) and returns a
+:py:class:`TuneResult`, :py:func:`write_tune_outputs` saves the model, ``metrics.json``,
+``grid.csv`` and ``grid.png``, which :py:func:`locate_tune_outputs` finds again, and
+:py:func:`format_table` lays rows out as the commands print them. The command line
+(:py:mod:`spark_recs.cli`) only parses arguments, builds the session and prints.
+"""
+
+import csv
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
+from pyspark.ml.recommendation import ALS
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import DataType
+
+from spark_recs import datasets
+from spark_recs._validation import column
+from spark_recs.binary import BinaryRater
+from spark_recs.evaluation import RankingMetricsEvaluator, ROEMEvaluator
+from spark_recs.indexer import IdIndexer
+from spark_recs.recommendation import ImplicitALS
+from spark_recs.top_n import als_and_indexer
+from spark_recs.tuning import PerUserFolds
+from spark_recs.zeros import ZeroFiller
+
+__all__ = [
+    "EXPLICIT_METRICS",
+    "FEEDBACKS",
+    "LOADERS",
+    "METRICS",
+    "LoadedData",
+    "Progress",
+    "TuneOutputs",
+    "TuneResult",
+    "format_table",
+    "id_types",
+    "load_data",
+    "locate_tune_outputs",
+    "metric_evaluator",
+    "plot_grid",
+    "prepare",
+    "reporting_pipeline",
+    "tune",
+    "write_tune_outputs",
+]
+
+#: Kinds of feedback: stars as they are, play counts (zero-filled), or 1/0 above a threshold.
+FEEDBACKS = ("explicit", "implicit", "binary")
+#: How :py:func:`load_data` reads a path.
+LOADERS = ["synthetic", "movielens", "movielens-100k", "taste-profile", "csv", "parquet"]
+#: Metrics for explicit feedback only.
+EXPLICIT_METRICS = ("rmse", "mae")
+#: Short names of the ranking metrics, and the ``RankingMetricsEvaluator`` metricName of each.
+_RANKING = {"precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"}
+_RANKING_NAMES = ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK")
+#: Every name :py:func:`metric_evaluator` takes.
+METRICS = (*EXPLICIT_METRICS, "roem", *_RANKING, *_RANKING_NAMES)
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+class Progress:
+    """Counts fits across CrossValidator's threads and reports each one.
+
+    Each :py:meth:`tick` writes one line: which fit of how many, the time since the
+    :py:class:`Progress` was made, and an estimate of the time left (elapsed / done x left).
+
+    Parameters
+    ----------
+    total : int
+        Fits expected.
+    label : str
+        Printed in brackets at the start of each line.
+    stream : file-like, optional
+        Where lines go; standard error when None.
+    """
+
+    def __init__(self, total: int, label: str, stream: Optional[TextIO] = None) -> None:
+        self.total, self.label, self.stream = total, label, stream
+        self.done = 0
+        self.start = time.monotonic()
+        self.lock = threading.Lock()
+
+    def tick(self, what: str = "") -> None:
+        """Count one fit and write its line, e.g. ``[tune] fit 3/7 (rank=8) elapsed 12s, ~16s left``."""
+        with self.lock:
+            self.done += 1
+            elapsed = time.monotonic() - self.start
+            left = elapsed / self.done * (self.total - self.done)
+            print(
+                f"[{self.label}] fit {self.done}/{self.total} {what} elapsed {elapsed:.0f}s, "
+                f"~{left:.0f}s left",
+                file=self.stream or sys.stderr,
+                flush=True,
+            )
+
+
+def reporting_pipeline(stages: List[Any], progress: Progress) -> Pipeline:
+    """A :py:class:`pyspark.ml.Pipeline` of ``stages`` that ticks ``progress`` after each fit.
+
+    CrossValidator fits copies of the pipeline, from several threads; every copy ticks the same
+    ``progress``, with the rank of the last stage when it has one.
+
+    Parameters
+    ----------
+    stages : list of pipeline stages
+    progress : Progress
+
+    Returns
+    -------
+    :py:class:`pyspark.ml.Pipeline`
+        Fits as ``Pipeline(stages=stages)`` does; it is not meant to be saved (its class is
+        made here).
+    """
+
+    class ReportingPipeline(Pipeline):
+        def _fit(self, dataset: DataFrame) -> PipelineModel:
+            model = super()._fit(dataset)
+            last = model.stages[-1]
+            what = f"(rank={last.rank})" if hasattr(last, "rank") else ""
+            progress.tick(what)
+            return model
+
+    return ReportingPipeline(stages=stages)
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+class LoadedData(NamedTuple):
+    """What :py:func:`load_data` read."""
+
+    #: The interactions, with the loader's column names.
+    interactions: DataFrame
+    #: Items with titles (synthetic, MovieLens), or None.
+    items: Optional[DataFrame]
+    #: The (user, item, rating) column names of ``interactions``.
+    columns: Tuple[str, str, str]
+
+    def as_user_item_rating(self) -> DataFrame:
+        """The interactions as three columns named ``user``, ``item``, ``rating`` (what
+        :py:func:`prepare` and :py:func:`tune` take)."""
+        user, item, rating = self.columns
+        return self.interactions.select(
+            column(user).alias("user"), column(item).alias("item"), column(rating).alias("rating")
+        )
+
+
+def load_data(
+    spark: SparkSession,
+    path: Optional[str] = None,
+    *,
+    loader: Optional[str] = None,
+    feedback: str = "explicit",
+    userCol: str = "user",
+    itemCol: str = "item",
+    ratingCol: str = "rating",
+    sep: str = ",",
+    numUsers: int = 600,
+    numItems: int = 9000,
+    numRatings: int = 100_000,
+    seed: int = 42,
+) -> LoadedData:
+    """Read interactions with one of the :py:data:`LOADERS`, or make synthetic ones.
+
+    Parameters
+    ----------
+    spark : :py:class:`pyspark.sql.SparkSession`
+    path : str, optional
+        A file or directory; without it (and without ``loader``) the embedded synthetic data.
+    loader : str, optional
+        One of :py:data:`LOADERS`; by default 'parquet' for a path ending ``.parquet`` or
+        ``.pq``, 'csv' for any other path, 'synthetic' without a path.
+    feedback : str, default 'explicit'
+        Synthetic data: 'explicit' makes 1-5 stars, 'implicit' and 'binary' play counts.
+    userCol, itemCol, ratingCol, sep : str
+        'csv' and 'parquet': the columns to read and the csv field separator; the result
+        names them ``user``, ``item``, ``rating``.
+    numUsers, numItems, numRatings, seed : int
+        Synthetic data: its size and seed.
+
+    Returns
+    -------
+    LoadedData
+        ``interactions`` with the loader's columns ('movielens', 'movielens-100k': userId,
+        movieId, rating; 'taste-profile': user, song, plays; the others: user, item, rating),
+        ``items`` (synthetic and MovieLens titles, else None) and ``columns``, the (user, item,
+        rating) names.
+
+    Raises
+    ------
+    ValueError
+        An unknown loader, a loader other than 'synthetic' without a path, or what the loader
+        raises (bad fields, negative play counts, ...).
+    FileNotFoundError
+        ``path`` does not exist.
+
+    Notes
+    -----
+    The loaders of :py:mod:`spark_recs.datasets` run one checking job per file; the synthetic
+    data are generated by a Spark job when they are first used.
+    """
+    loader = loader or ("synthetic" if not path else None)
+    if loader is None:
+        loader = "parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv"
+    if loader not in LOADERS:
+        raise ValueError(f"load_data: loader must be one of {LOADERS}, found {loader!r}")
+    if loader != "synthetic" and not path:
+        raise ValueError(f"load_data: loader {loader!r} needs a path")
+    if loader == "synthetic":
+        kind = "explicit" if feedback == "explicit" else "implicit"
+        ratings, items = datasets.synthetic_ratings(
+            spark, numUsers=numUsers, numItems=numItems, numRatings=numRatings, kind=kind, seed=seed
+        )
+        return LoadedData(ratings, items, ("user", "item", "rating"))
+    if loader == "movielens":
+        ratings, movies = datasets.load_movielens(spark, path)
+        return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
+    if loader == "movielens-100k":
+        ratings, movies = datasets.load_movielens_100k(spark, path)
+        return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
+    if loader == "taste-profile":
+        return LoadedData(datasets.load_taste_profile(spark, path), None, ("user", "song", "plays"))
+    df = datasets.load_interactions(
+        spark, path, format=loader, user=userCol, item=itemCol, rating=ratingCol, sep=sep,
+    )
+    return LoadedData(df, None, ("user", "item", "rating"))
+
+
+def prepare(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame:
+    """Interactions as ALS fits them for a kind of feedback.
+
+    Parameters
+    ----------
+    df : :py:class:`pyspark.sql.DataFrame`
+        Columns ``user``, ``item``, ``rating``.
+    feedback : str
+        'explicit': returned as they are; 'implicit': zero-filled, repeated pairs summed;
+        'binary': 1 where rating > ``threshold``, else 0, then zero-filled, repeated pairs
+        kept once (their max).
+    threshold : float, default 0.0
+        'binary' only.
+
+    Returns
+    -------
+    :py:class:`pyspark.sql.DataFrame`
+        ``user``, ``item``, ``rating``; for 'implicit' and 'binary' one row per (user, item)
+        pair, unobserved pairs rated 0.
+
+    Raises
+    ------
+    ValueError, TypeError
+        What :py:class:`~spark_recs.BinaryRater` and :py:class:`~spark_recs.ZeroFiller` raise
+        (a NaN threshold, null ids, negative ratings, ...).
+
+    Notes
+    -----
+    Spark jobs: none for 'explicit'; ``BinaryRater``'s checking job and ``ZeroFiller``'s
+    counting job for the others.
+
+    Examples
+    --------
+    >>> plays = spark.createDataFrame([("a", "x", 3.0), ("b", "y", 1.0)], ["user", "item", "rating"])
+    >>> sorted(tuple(r) for r in prepare(plays, "implicit").collect())
+    [('a', 'x', 3.0), ('a', 'y', 0.0), ('b', 'x', 0.0), ('b', 'y', 1.0)]
+    """
+    if feedback not in FEEDBACKS:
+        raise ValueError(f"prepare: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
+    if feedback == "binary":
+        df = BinaryRater(threshold=threshold, outputCol="rating").transform(df)
+    if feedback in ("implicit", "binary"):
+        df = ZeroFiller(handleDuplicates="sum" if feedback == "implicit" else "max").transform(df)
+    return df
+
+
+# -- tune ------------------------------------------------------------------------------------
+
+
+def metric_evaluator(feedback: str, metric: Optional[str] = None, k: int = 10) -> Tuple[Evaluator, str]:
+    """The evaluator for a metric name, and the name results give the metric.
+
+    Parameters
+    ----------
+    feedback : str
+        One of :py:data:`FEEDBACKS`.
+    metric : str, optional
+        One of :py:data:`METRICS`: 'rmse' or 'mae' (explicit feedback only), 'roem',
+        'precision', 'recall', 'ndcg', 'map', or a ``RankingMetricsEvaluator`` metricName.
+        Default: 'rmse' for explicit feedback, 'roem' for the others.
+    k : int, default 10
+        The k of precision, recall, ndcg and MAP@k.
+
+    Returns
+    -------
+    tuple of (:py:class:`pyspark.ml.evaluation.Evaluator`, str)
+        A ``RegressionEvaluator`` (labelCol 'rating'), :py:class:`~spark_recs.ROEMEvaluator` or
+        :py:class:`~spark_recs.RankingMetricsEvaluator` with its defaults' columns, and the
+        metric's name: 'rmse', 'mae', 'roem', 'precisionAtK@10', ..., 'meanAveragePrecision'.
+
+    Raises
+    ------
+    ValueError
+        An unknown metric, or 'rmse' / 'mae' for implicit or binary feedback.
+
+    Examples
+    --------
+    >>> evaluator, name = metric_evaluator("implicit", "ndcg", k=5)
+    >>> type(evaluator).__name__, name, evaluator.isLargerBetter()
+    ('RankingMetricsEvaluator', 'ndcgAtK@5', True)
+    >>> metric_evaluator("implicit", "rmse")
+    Traceback (most recent call last):
+        ...
+    ValueError: metric_evaluator: metric 'rmse' is for explicit feedback, found feedback 'implicit'; use roem...
+    """
+    metric = metric or ("rmse" if feedback == "explicit" else "roem")
+    if metric not in METRICS:
+        raise ValueError(f"metric_evaluator: metric must be one of {list(METRICS)}, found {metric!r}")
+    if metric in EXPLICIT_METRICS:
+        if feedback != "explicit":
+            raise ValueError(
+                f"metric_evaluator: metric {metric!r} is for explicit feedback, found feedback {feedback!r}; "
+                "use roem or a ranking metric"
+            )
+        return RegressionEvaluator(metricName=metric, labelCol="rating", predictionCol="prediction"), metric
+    if metric == "roem":
+        return ROEMEvaluator(), metric
+    name = _RANKING.get(metric, metric)
+    return RankingMetricsEvaluator(metricName=name, k=k), f"{name}@{k}" if name.endswith("AtK") else name
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What :py:func:`tune` learned."""
+
+    #: The fitted ``IdIndexerModel`` (user, item -> user_idx, item_idx) and the best ALS model,
+    #: refit on all rows.
+    model: PipelineModel
+    #: One dict per grid point, in grid order: its params by name (rank, regParam, alpha) and
+    #: its cross-validated metric under :py:attr:`metric`.
+    grid: List[Dict[str, float]]
+    #: The metric's name, e.g. 'rmse', 'roem', 'precisionAtK@10'.
+    metric: str
+    #: The best grid point (an entry of :py:attr:`grid`).
+    best: Dict[str, float]
+    #: The evaluator CrossValidator used.
+    evaluator: Evaluator
+    #: Whether a larger metric is better.
+    larger_is_better: bool
+    #: The feedback kind tuned for.
+    feedback: str
+    #: The number of per-user folds.
+    folds: int
+
+
+def tune(
+    df: DataFrame,
+    *,
+    feedback: str = "explicit",
+    ranks: Sequence[int] = (4, 8, 16),
+    regParams: Sequence[float] = (0.05, 0.2),
+    alphas: Sequence[float] = (10.0,),
+    maxIter: int = 10,
+    folds: int = 3,
+    metric: Optional[str] = None,
+    k: int = 10,
+    threshold: float = 0.0,
+    seed: int = 42,
+    parallelism: int = 2,
+    label: str = "tune",
+    prepared: bool = False,
+    blocks: int = 4,
+    progressStream: Optional[TextIO] = None,
+) -> TuneResult:
+    """Cross-validate ALS over a grid on per-user folds and refit the best on all rows.
+
+    Ids are indexed once (``IdIndexer`` with ``handleInvalid='keep'``), every row gets a
+    per-user fold (:py:class:`~spark_recs.PerUserFolds`), and ``CrossValidator(foldCol=...)``
+    fits ALS (explicit) or :py:class:`~spark_recs.ImplicitALS` (implicit, binary) with
+    ``coldStartStrategy='drop'`` at every grid point and fold, then once more on all rows with
+    the best params. Each fit is reported on ``progressStream``.
+
+    Parameters
+    ----------
+    df : :py:class:`pyspark.sql.DataFrame`
+        Columns ``user``, ``item``, ``rating`` (ids of any atomic type).
+    feedback : str, default 'explicit'
+        One of :py:data:`FEEDBACKS`; the data are passed through :py:func:`prepare` unless
+        ``prepared``.
+    ranks : sequence of int, default (4, 8, 16)
+        The grid's values of ALS's rank.
+    regParams : sequence of float, default (0.05, 0.2)
+        The grid's values of ALS's regParam.
+    alphas : sequence of float, default (10.0,)
+        The grid's values of ALS's alpha, implicit and binary feedback only.
+    maxIter : int, default 10
+        ALS's iterations per fit.
+    folds : int, default 3
+        Per-user folds (>= 2).
+    metric : str, optional
+        See :py:func:`metric_evaluator`; default 'rmse' (explicit) or 'roem'.
+    k : int, default 10
+        The k of the ranking metrics.
+    threshold : float, default 0.0
+        Binary feedback: rating > threshold is 1.
+    seed : int, default 42
+        Seed of the folds, CrossValidator and ALS.
+    parallelism : int, default 2
+        Models CrossValidator fits at once.
+    label : str, default 'tune'
+        The progress lines' label.
+    prepared : bool, default False
+        ``df`` is already what ALS fits (e.g. zero-filled): skip :py:func:`prepare`.
+    blocks : int, default 4
+        ALS's numUserBlocks and numItemBlocks (Spark's default of 10 is sized for big data).
+    progressStream : file-like, optional
+        Where the progress lines go; standard error when None.
+
+    Returns
+    -------
+    TuneResult
+        The refit :py:class:`pyspark.ml.PipelineModel` (``IdIndexerModel``, ALS model), every
+        grid point's metric, the best point, the metric's name and direction.
+
+    Raises
+    ------
+    ValueError
+        An unknown feedback or metric, a metric that does not fit the feedback, fewer than 2
+        folds, an empty grid; what :py:func:`prepare`, ``IdIndexer`` and ALS raise on the data.
+
+    Notes
+    -----
+    Spark jobs: :py:func:`prepare`'s; the ``IdIndexer`` fit (one aggregation and sort, one
+    count); then the folded data are cached and CrossValidator runs, per grid point and fold,
+    an ALS fit (``maxIter`` iterations) and one evaluation job; last, one ALS fit on all rows.
+    The cache is released before returning. Fits: ``len(grid) * folds + 1``.
+
+    Examples
+    --------
+    >>> import io
+    >>> from spark_recs import synthetic_ratings
+    >>> ratings, _ = synthetic_ratings(spark, numUsers=20, numItems=30, numRatings=300, seed=1)
+    >>> result = tune(ratings, ranks=[2, 3], regParams=[0.1], maxIter=2, folds=2, blocks=1,
+    ...               progressStream=io.StringIO())
+    >>> result.metric, len(result.grid), sorted(result.best)
+    ('rmse', 2, ['rank', 'regParam', 'rmse'])
+    >>> [type(s).__name__ for s in result.model.stages]
+    ['IdIndexerModel', 'ALSModel']
+    >>> result.model.write().overwrite().save(temp_path + "/tuned")
+    >>> from pyspark.ml import PipelineModel
+    >>> PipelineModel.load(temp_path + "/tuned").transform(ratings).count() > 0
+    True
+    """
+    if feedback not in FEEDBACKS:
+        raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
+    if folds < 2:
+        raise ValueError(f"tune: folds must be >= 2, found {folds}")
+    if not list(ranks) or not list(regParams) or (feedback != "explicit" and not list(alphas)):
+        raise ValueError("tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha")
+    evaluator, metric_name = metric_evaluator(feedback, metric, k)
+    data = df if prepared else prepare(df, feedback, threshold)
+    # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
+    # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
+    # fold still has no ALS factor there (coldStartStrategy drops it, as before).
+    indexer = IdIndexer(
+        inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
+    ).fit(data)
+    data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
+    common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
+                  coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
+    als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
+    builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
+    if feedback != "explicit":
+        builder = builder.addGrid(als.alpha, list(alphas))
+    grid = builder.build()
+    progress = Progress(len(grid) * folds + 1, label, progressStream)
+    cv = CrossValidator(
+        estimator=reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
+        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+    )
+    cv_model = cv.fit(data)
+    points = []
+    for params, value in zip(grid, cv_model.avgMetrics):
+        points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
+    best = PipelineModel(stages=[indexer, *cv_model.bestModel.stages])
+    data.unpersist()
+    sign = 1 if evaluator.isLargerBetter() else -1
+    chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
+    return TuneResult(model=best, grid=points, metric=metric_name, best=chosen, evaluator=evaluator,
+                      larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds)
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+
+class TuneOutputs(NamedTuple):
+    """The paths of what :py:func:`write_tune_outputs` writes in a directory (None: absent)."""
+
+    #: The best ``PipelineModel`` (``<out>/model``).
+    model: str
+    #: The rated (user, item) pairs, Parquet (``<out>/rated``).
+    rated: Optional[str]
+    #: Items with titles, Parquet (``<out>/items``).
+    items: Optional[str]
+    #: ``metrics.json``: metric, larger_is_better, best, grid, feedback, folds.
+    metrics: Optional[str]
+    #: ``grid.csv``: one row per grid point.
+    grid_csv: Optional[str]
+    #: ``grid.png``: the metric against rank (needs matplotlib).
+    grid_png: Optional[str]
+
+
+def write_tune_outputs(
+    out: str, result: TuneResult, rated: DataFrame, *, items: Optional[DataFrame] = None
+) -> TuneOutputs:
+    """Save what :py:func:`tune` learned in a directory, as ``spark-recs tune --out`` does.
+
+    Parameters
+    ----------
+    out : str
+        A directory, made if missing; what it holds under the names below is overwritten.
+    result : TuneResult
+    rated : :py:class:`pyspark.sql.DataFrame`
+        The interactions tuned on (``user``, ``item``, ...): their distinct pairs are saved,
+        so that ``recommend`` leaves rated items out.
+    items : :py:class:`pyspark.sql.DataFrame`, optional
+        Items with titles, saved for ``recommend`` to show.
+
+    Returns
+    -------
+    TuneOutputs
+        The paths written: ``model/``, ``rated/``, ``metrics.json``, ``grid.csv``,
+        ``grid.png`` (None without matplotlib) and ``items/`` (None without ``items``).
+
+    Raises
+    ------
+    OSError
+        ``out`` cannot be made or written.
+
+    Notes
+    -----
+    Spark jobs: the model's save, one job writing the distinct rated pairs, and one writing
+    ``items``. ``out`` is a local directory for the JSON, CSV and PNG files, and a Spark path
+    for the rest.
+    """
+    os.makedirs(out, exist_ok=True)
+    model = os.path.join(out, "model")
+    result.model.write().overwrite().save(model)
+    rated_path = os.path.join(out, "rated")
+    rated.select("user", "item").distinct().write.mode("overwrite").parquet(rated_path)
+    metrics = {"metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
+               "grid": result.grid, "feedback": result.feedback, "folds": result.folds}
+    metrics_path = os.path.join(out, "metrics.json")
+    with open(metrics_path, "w") as fh:
+        json.dump(metrics, fh, indent=2)
+    grid_csv = os.path.join(out, "grid.csv")
+    with open(grid_csv, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(result.grid[0]))
+        writer.writeheader()
+        writer.writerows(result.grid)
+    grid_png = plot_grid(out, result)
+    items_path = None
+    if items is not None:
+        items_path = os.path.join(out, "items")
+        items.write.mode("overwrite").parquet(items_path)
+    return TuneOutputs(model, rated_path, items_path, metrics_path, grid_csv, grid_png)
+
+
+def locate_tune_outputs(directory: str) -> TuneOutputs:
+    """Find what :py:func:`write_tune_outputs` wrote in a directory.
+
+    Parameters
+    ----------
+    directory : str
+        A :py:func:`write_tune_outputs` directory, or a saved ``PipelineModel`` itself.
+
+    Returns
+    -------
+    TuneOutputs
+        ``model`` is ``<directory>/model`` when that is a directory, else ``directory``; the
+        other paths where they exist, else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``directory`` does not exist.
+
+    Notes
+    -----
+    Runs no Spark job: it only looks at the local file system.
+    """
+    if not os.path.exists(directory):
+        raise FileNotFoundError(f"locate_tune_outputs: no such directory {directory!r}")
+
+    def found(name: str, is_dir: bool) -> Optional[str]:
+        path = os.path.join(directory, name)
+        return path if (os.path.isdir(path) if is_dir else os.path.isfile(path)) else None
+
+    return TuneOutputs(
+        found("model", True) or directory, found("rated", True), found("items", True),
+        found("metrics.json", False), found("grid.csv", False), found("grid.png", False),
+    )
+
+
+def plot_grid(out: str, result: TuneResult) -> Optional[str]:
+    """Draw ``grid.png`` in ``out``: the metric against rank, one line per other setting.
+
+    Parameters
+    ----------
+    out : str
+        An existing directory.
+    result : TuneResult
+
+    Returns
+    -------
+    str or None
+        The path written; None, after a notice on standard error, when matplotlib is not
+        installed (``pip install 'spark-recs[plot]'``).
+
+    Notes
+    -----
+    Runs no Spark job.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("spark-recs: matplotlib is not installed (pip install 'spark-recs[plot]'): no grid.png",
+              file=sys.stderr)
+        return None
+    metric = result.metric
+    lines: Dict[str, List[Tuple[int, float]]] = {}
+    for point in result.grid:
+        key = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("rank", metric))
+        lines.setdefault(key, []).append((point["rank"], point[metric]))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, values in sorted(lines.items()):
+        values.sort()
+        ax.plot([v[0] for v in values], [v[1] for v in values], marker="o", label=key or metric)
+    ax.set_xlabel("rank")
+    ax.set_ylabel(metric)
+    ax.set_title(f"cross-validated {metric}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "grid.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+
+def id_types(model: PipelineModel) -> Tuple[Optional[DataType], Optional[DataType]]:
+    """The types of the original user and item ids of a fitted pipeline.
+
+    The ``IdIndexerModel`` is found by what it encodes (ALS's userCol and itemCol among its
+    output columns), wherever it stands in the pipeline.
+
+    Parameters
+    ----------
+    model : :py:class:`pyspark.ml.PipelineModel`
+        A pipeline holding one ALS model, as :py:func:`tune` returns.
+
+    Returns
+    -------
+    tuple of (DataType or None, DataType or None)
+        The user and the item id type the indexer learned; None for a column that no
+        ``IdIndexerModel`` encodes.
+
+    Raises
+    ------
+    ValueError
+        The pipeline does not hold exactly one ALS model, or several indexers encode its columns.
+
+    Notes
+    -----
+    Runs no Spark job (the vocabularies' schemas are known without reading them).
+    """
+    als, indexer = als_and_indexer(model)
+    found: List[Optional[DataType]] = []
+    for name in (als.getUserCol(), als.getItemCol()):
+        if indexer is not None and name in indexer.outputColumns:
+            found.append(indexer.vocabularyOf(name)[1].schema["value"].dataType)
+        else:
+            found.append(None)
+    return found[0], found[1]
+
+
+def format_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
+    """Rows as a plain-text table: a header line, then one line per row, columns padded.
+
+    Parameters
+    ----------
+    rows : sequence of :py:class:`pyspark.sql.Row` or mappings
+        Collected rows; each is indexed by column name.
+    columns : sequence of str
+
+    Returns
+    -------
+    str
+        Lines joined by newlines, without a final one; floats with 4 decimals, trailing spaces
+        stripped.
+
+    Examples
+    --------
+    >>> from pyspark.sql import Row
+    >>> print(format_table([Row(user="ann", rank=1, score=0.91234)], ["user", "rank", "score"]))
+    user  rank  score
+    ann   1     0.9123
+    """
+    cells = [[str(c) for c in columns]] + [[_cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,135 @@
+"""The workflow's Python API: its checks and helpers. The whole of tune, its outputs and the demo
+run in test_cli.py, through the command line."""
+
+import io
+import os
+
+import pytest
+from pyspark.ml import PipelineModel
+from pyspark.ml.recommendation import ALS
+from pyspark.sql import Row
+from pyspark.sql.types import LongType, StringType
+
+from spark_recs import IdIndexer
+from spark_recs.workflow import (
+    METRICS,
+    LoadedData,
+    Progress,
+    format_table,
+    id_types,
+    load_data,
+    locate_tune_outputs,
+    metric_evaluator,
+    prepare,
+    tune,
+)
+
+
+@pytest.mark.parametrize(
+    "feedback, metric, k, expected_type, expected_name, larger",
+    [
+        ("explicit", None, 10, "RegressionEvaluator", "rmse", False),
+        ("explicit", "mae", 10, "RegressionEvaluator", "mae", False),
+        ("implicit", None, 10, "ROEMEvaluator", "roem", False),
+        ("binary", "precision", 5, "RankingMetricsEvaluator", "precisionAtK@5", True),
+        ("implicit", "map", 5, "RankingMetricsEvaluator", "meanAveragePrecision", True),
+        ("implicit", "meanAveragePrecisionAtK", 3, "RankingMetricsEvaluator", "meanAveragePrecisionAtK@3", True),
+    ],
+)
+def test_metric_evaluator(spark, feedback, metric, k, expected_type, expected_name, larger):
+    # spark: RegressionEvaluator wraps a JVM object, made in the session's JVM
+    evaluator, name = metric_evaluator(feedback, metric, k)
+    assert (type(evaluator).__name__, name, evaluator.isLargerBetter()) == (expected_type, expected_name, larger)
+    assert metric is None or metric in METRICS
+
+
+def test_metric_evaluator_errors():
+    with pytest.raises(ValueError, match=r"^metric_evaluator: metric 'mae' is for explicit feedback, found feedback "
+                                         r"'binary'; use roem or a ranking metric$"):
+        metric_evaluator("binary", "mae")
+    with pytest.raises(ValueError, match=r"^metric_evaluator: metric must be one of \[.*'roem'.*\], found 'auc'$"):
+        metric_evaluator("implicit", "auc")
+
+
+@pytest.fixture
+def tiny(spark):
+    return spark.createDataFrame([("a", "x", 3.0), ("b", "y", 1.0), ("b", "x", 2.0)], ["user", "item", "rating"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(feedback="stars"), r"^tune: feedback must be one of \['explicit', 'implicit', 'binary'\], found 'stars'"),
+        (dict(folds=1), r"^tune: folds must be >= 2, found 1$"),
+        (dict(ranks=[]), r"^tune: the grid is empty"),
+        (dict(feedback="implicit", alphas=[]), r"^tune: the grid is empty"),
+        (dict(feedback="implicit", metric="rmse"), r"^metric_evaluator: metric 'rmse' is for explicit feedback"),
+    ],
+)
+def test_tune_checks_before_any_spark_work(tiny, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tune(tiny, **kwargs)
+
+
+def test_prepare(tiny):
+    assert prepare(tiny, "explicit") is tiny
+    binary = {tuple(r) for r in prepare(tiny, "binary", threshold=1.5).collect()}
+    assert binary == {("a", "x", 1.0), ("a", "y", 0.0), ("b", "x", 1.0), ("b", "y", 0.0)}
+    with pytest.raises(ValueError, match=r"^prepare: feedback must be one of \[.*\], found 'x'$"):
+        prepare(tiny, "x")
+
+
+def test_load_data_checks(spark, tmp_path):
+    with pytest.raises(ValueError, match=r"^load_data: loader 'movielens' needs a path$"):
+        load_data(spark, loader="movielens")
+    with pytest.raises(ValueError, match=r"^load_data: loader must be one of \[.*\], found 'xls'$"):
+        load_data(spark, str(tmp_path / "a.xls"), loader="xls")
+
+
+def test_load_data_by_file_ending_and_renamed(spark, tmp_path):
+    path = str(tmp_path / "plays.parquet")
+    spark.createDataFrame([("u", "s", 2.0)], ["listener", "song", "count"]).write.parquet(path)
+    loaded = load_data(spark, path, userCol="listener", itemCol="song", ratingCol="count")
+    assert isinstance(loaded, LoadedData) and loaded.items is None and loaded.columns == ("user", "item", "rating")
+    assert [tuple(r) for r in loaded.as_user_item_rating().collect()] == [("u", "s", 2.0)]
+    synthetic = load_data(spark, numUsers=5, numItems=6, numRatings=20, seed=1)
+    assert synthetic.columns == ("user", "item", "rating") and synthetic.items is not None
+
+
+def test_id_types_find_the_indexer_by_what_it_encodes(spark):
+    df = spark.createDataFrame([(10, "x", 1.0), (11, "y", 2.0), (10, "y", 3.0)], "user long, item string, rating double")
+    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["u", "i"]).fit(df)
+    other = IdIndexer(inputCol="item", outputCol="item_code").fit(df)
+    als = ALS(userCol="u", itemCol="i", rank=1, maxIter=1, seed=1, numUserBlocks=1, numItemBlocks=1)
+    als = als.fit(indexer.transform(df))
+    assert id_types(PipelineModel(stages=[other, indexer, als])) == (LongType(), StringType())
+    assert id_types(PipelineModel(stages=[als])) == (None, None)
+    with pytest.raises(ValueError, match=r"model must hold exactly one ALSModel, found 0"):
+        id_types(PipelineModel(stages=[indexer]))
+
+
+def test_locate_tune_outputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^locate_tune_outputs: no such directory '.*nowhere'$"):
+        locate_tune_outputs(str(tmp_path / "nowhere"))
+    bare = locate_tune_outputs(str(tmp_path))  # a saved PipelineModel itself
+    assert bare.model == str(tmp_path) and bare.rated is None and bare.grid_png is None
+    for name in ("model", "rated"):
+        os.makedirs(tmp_path / name)
+    (tmp_path / "metrics.json").write_text("{}")
+    found = locate_tune_outputs(str(tmp_path))
+    assert found.model == str(tmp_path / "model") and found.rated == str(tmp_path / "rated")
+    assert found.metrics == str(tmp_path / "metrics.json") and found.items is None and found.grid_csv is None
+
+
+def test_format_table_and_progress():
+    rows = [Row(user="ann", rank=1, score=0.5), Row(user="bo", rank=10, score=0.123456)]
+    assert format_table(rows, ["user", "rank", "score"]).splitlines() == [
+        "user  rank  score", "ann   1     0.5000", "bo    10    0.1235"]
+    assert format_table([], ["user"]) == "user"
+    stream = io.StringIO()
+    progress = Progress(2, "t", stream)
+    progress.tick("(rank=2)")
+    progress.tick()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[t] fit 1/2 (rank=2) elapsed ") and lines[1].startswith("[t] fit 2/2  elapsed ")
+    assert lines[1].endswith("~0s left")
