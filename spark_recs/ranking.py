@@ -351,7 +351,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         self._numItems = 0
 
     @classmethod
-    def _create(cls, model: Model, seen: DataFrame, num_items: int) -> "UnseenItemRankerModel":
+    def _withData(cls, model: Model, seen: DataFrame, num_items: int) -> "UnseenItemRankerModel":
         that = cls()
         that._model, that._seen, that._numItems = model, seen, int(num_items)
         return that
@@ -403,7 +403,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             .withColumnRenamed(_U, "user")
             .localCheckpoint(eager=True)
         )
-        return cls._create(model, seen, model.itemFactors.count())
+        return cls._withData(model, seen, model.itemFactors.count())
 
     @property
     def model(self) -> Model:
@@ -657,6 +657,6 @@ class _RankerModelReader(MLReader[UnseenItemRankerModel]):
             raise ValueError(f"{stage}: {path}/data/seen has schema {seen.schema.simpleString()}, expected "
                              "user int, items array<int>, numSeen int")
         inner = _load_inner(stage, os.path.join(path, "model"), self.sparkSession)
-        model = UnseenItemRankerModel._create(inner, seen, metadata["numItems"])
+        model = UnseenItemRankerModel._withData(inner, seen, metadata["numItems"])
         P.set_params(model, metadata, path)
         return model
