@@ -3,7 +3,7 @@
 Public classes are re-exported here. Their module paths are stored in saved models, so they
 stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
 ``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``,
-``spark_recs.ranking``.
+``spark_recs.ranking``, ``spark_recs.popularity``.
 """
 
 from spark_recs._version import __version__
@@ -19,6 +19,7 @@ from spark_recs.datasets import (
 from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
+from spark_recs.popularity import PopularityModel, PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.top_n import recommend_for_users
 from spark_recs.recommendation import ImplicitALS
@@ -32,6 +33,8 @@ __all__ = [
     "IdIndexerModel",
     "ImplicitALS",
     "PerUserFolds",
+    "PopularityModel",
+    "PopularityRecommender",
     "PrecisionAtKEvaluator",
     "RankingMetricsEvaluator",
     "ROEMEvaluator",

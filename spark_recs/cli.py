@@ -22,6 +22,7 @@ from spark_recs.workflow import (
     FEEDBACKS,
     LOADERS,
     METRICS,
+    PROTOCOLS,
     LoadedData,
     format_table,
     id_types,
@@ -51,6 +52,8 @@ class _Parser(argparse.ArgumentParser):
 def _spark(args: argparse.Namespace, app: str) -> Any:
     from pyspark.sql import SparkSession
 
+    from spark_recs._checkpoint import CONF as CHECKPOINT_CONF
+    from spark_recs._checkpoint import own_checkpoint_dir, server_conf
     from spark_recs._connect import get_or_create, set_log_level
 
     if args.master and args.remote:
@@ -68,8 +71,15 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
         if not sep or not key:
             raise UsageError(f"--conf takes KEY=VALUE, found {item!r}")
         builder = builder.config(key, value)
+    own_dir = not any(item.partition("=")[0].strip() == CHECKPOINT_CONF for item in args.conf or [])
+    if own_dir and remote.startswith("local"):  # the server's SparkContext: set only as it starts
+        builder = builder.config(map=server_conf())
     spark = get_or_create(builder, remote or None)
     set_log_level(spark, args.log_level)
+    if own_dir:
+        # ALS needs one for long fits; a local master's executors share this disk (a cluster's
+        # checkpoint directory must be shared: --conf spark.checkpoint.dir=hdfs://...)
+        own_checkpoint_dir(spark)
     return spark
 
 
@@ -128,16 +138,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
     _check_metric(args.feedback, args.metric)
+    if args.protocol == "full-catalogue" and args.feedback == "explicit":
+        raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
+    if not 0 < args.holdout < 1:
+        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
     spark = _spark(args, "tune")
     loaded = _load(spark, args)
     df = loaded.as_user_item_rating()
     result = tune(
         df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas, maxIter=args.max_iter,
         folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold, seed=args.seed,
-        parallelism=args.parallelism, blocks=args.blocks,
+        parallelism=args.parallelism, blocks=args.blocks, protocol=args.protocol, holdout=args.holdout,
     )
     write_tune_outputs(args.out, result, df, items=loaded.items)
-    print(json.dumps({"metric": result.metric, "best": result.best, "out": args.out}, indent=2))
+    report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
+    if result.holdout is not None:
+        report.update(holdout=result.holdout, baseline=result.baseline)
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -146,7 +163,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from pyspark.sql.types import IntegralType
 
     from spark_recs import recommend_for_users
+    from spark_recs.top_n import all_users
 
+    if args.all == bool(args.users):
+        raise UsageError("recommend needs --users ID,ID,... or --all (with --out DIR)")
+    if args.all and not args.out:
+        raise UsageError("--all writes every user's top-N to a directory: pass --out DIR")
     spark = _spark(args, "recommend")
     if not os.path.exists(args.model):
         raise UsageError(f"--model {args.model}: no such directory")
@@ -163,9 +185,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         titles = spark.read.csv(args.titles, header=True) if args.titles.endswith(".csv") else spark.read.parquet(args.titles)
     elif found.items:
         titles = spark.read.parquet(found.items)
-    users: List[Any] = [u.strip() for u in args.users.split(",") if u.strip()]
     user_type, item_type = id_types(model)
-    if isinstance(user_type, IntegralType):
+    users: Any = all_users(model) if args.all else [u.strip() for u in args.users.split(",") if u.strip()]
+    if not args.all and isinstance(user_type, IntegralType):
         try:
             users = [int(u) for u in users]
         except ValueError:
@@ -180,6 +202,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             titles = titles.withColumn(item_col, titles[item_col].cast(item_type))
     recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
                                titles=titles, itemTitleCol=args.title_col)
+    if args.all:
+        recs.write.mode("overwrite").parquet(args.out)
+        print(json.dumps({"out": args.out, "n": args.n}, indent=2))
+        return 0
     print(format_table(recs.collect(), recs.columns))
     return 0
 
@@ -244,12 +270,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
     p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
     p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")
+    p.add_argument("--protocol", choices=list(PROTOCOLS),
+                   help="implicit/binary: 'full-catalogue' (default: each held-out item ranked among all the "
+                        "items its user did not see) or 'zero-filled' (the course's route)")
+    p.add_argument("--holdout", type=float, default=0.25,
+                   help="full-catalogue: each user's share of interactions held out for the final scores")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(run=cmd_tune)
 
     p = sub.add_parser("recommend", parents=[common], help="top-N items for named users")
     p.add_argument("--model", required=True, help="a tune output directory or a saved PipelineModel")
-    p.add_argument("--users", required=True, help="comma-separated user ids")
+    p.add_argument("--users", help="comma-separated user ids")
+    p.add_argument("--all", action="store_true", help="every user of the model (with --out)")
+    p.add_argument("--out", help="with --all: a directory to write every user's top-N to, as Parquet")
     p.add_argument("--n", type=int, default=10)
     p.add_argument("--rated", help="interactions (parquet dir or csv) whose items to leave out")
     p.add_argument("--keep-rated", action="store_true", help="do not leave rated items out")

@@ -25,6 +25,7 @@ from spark_recs._connect import fits_broadcast
 from spark_recs._validation import column
 from spark_recs.param import P as Self
 from spark_recs.param import fixed_seed, without_none_seed
+from spark_recs.popularity import PopularityModel
 from spark_recs.recommendation import ALSSetters, ImplicitALS
 
 __all__ = ["UnseenItemRanker", "UnseenItemRankerModel"]
@@ -606,7 +607,7 @@ _DATA_FORMAT = 1
 def _inner_classes() -> Dict[str, type]:
     """The fitted models a saved ranker may hold, by the class path their metadata records
     (Spark's own record their JVM class); loading never imports a class a file names."""
-    return {"org.apache.spark.ml.recommendation.ALSModel": ALSModel}
+    return {"org.apache.spark.ml.recommendation.ALSModel": ALSModel, P.class_path(PopularityModel): PopularityModel}
 
 
 def _load_inner(stage: str, path: str, spark: Any) -> Any:

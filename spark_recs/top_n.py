@@ -8,14 +8,15 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from pyspark.ml import PipelineModel
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructField, StructType
 
 from spark_recs._validation import column, require_column, require_param, same_id_type
 from spark_recs.indexer import IdIndexerModel
+from spark_recs.ranking import UnseenItemRankerModel
 
-__all__ = ["als_and_indexer", "recommend_for_users"]
+__all__ = ["all_users", "als_and_indexer", "recommend_for_users"]
 
 _NAME = "recommend_for_users"
 
@@ -47,14 +48,36 @@ def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSMode
     if isinstance(model, str):
         model = PipelineModel.load(model)
     stages = model.stages if isinstance(model, PipelineModel) else [model]
-    als = [s for s in stages if isinstance(s, ALSModel)]
+    als = [s for s in stages if isinstance(s, (ALSModel, UnseenItemRankerModel))]
     if len(als) != 1:
-        raise ValueError(f"{_NAME}: model must hold exactly one ALSModel, found {len(als)} in {[type(s).__name__ for s in stages]}")
+        raise ValueError(
+            f"{_NAME}: model must hold exactly one ALSModel or UnseenItemRankerModel, found {len(als)} in "
+            f"{[type(s).__name__ for s in stages]}"
+        )
     wanted = {als[0].getUserCol(), als[0].getItemCol()}
     indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s.outputColumns)]
     if len(indexers) > 1:
         raise ValueError(f"{_NAME}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
     return als[0], (indexers[0] if indexers else None)
+
+
+def all_users(model: Union[PipelineModel, ALSModel, str]) -> DataFrame:
+    """Every user the model has factors for, in original ids: a one-column DataFrame named
+    like the users' original column (the indexer's input), for :py:func:`recommend_for_users`.
+
+    Raises
+    ------
+    ValueError
+        As :py:func:`als_and_indexer`.
+    """
+    recommender, indexer = als_and_indexer(model)
+    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    user_idx = inner.getUserCol()
+    ids = inner.userFactors.select(F.col("id").alias("index"))
+    if indexer is not None and user_idx in indexer.outputColumns:
+        user_col, vocab = indexer.vocabularyOf(user_idx)
+        return ids.join(vocab, "index").select(F.col("value").alias(user_col))
+    return ids.select(F.col("index").alias(user_idx))
 
 
 def recommend_for_users(
@@ -71,18 +94,21 @@ def recommend_for_users(
 
     Parameters
     ----------
-    model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
-        A fitted pipeline holding an ``ALSModel`` (and usually an ``IdIndexerModel`` that
-        encoded its user and item columns), or the path of a saved one.
+    model : :py:class:`pyspark.ml.PipelineModel`, ALSModel, UnseenItemRankerModel or str
+        A fitted pipeline holding an ``ALSModel`` or an :py:class:`~spark_recs.UnseenItemRankerModel`
+        (and usually an ``IdIndexerModel`` that encoded its user and item columns), or the
+        path of a saved one.
     users : list or :py:class:`pyspark.sql.DataFrame`
         The users, by their original ids (``["Jane", "Taylor"]``), or a one-column DataFrame.
     n : int, default 10
         How many items per user (>= 1).
     rated : :py:class:`pyspark.sql.DataFrame`, optional
         Interactions in original ids, with the user and item columns the pipeline was fit on
-        (the IdIndexer's input columns); items a user has a row for are left out.
+        (the IdIndexer's input columns); items a user has a row for are left out. An
+        ``UnseenItemRankerModel`` already knows what each user had: ``rated`` then replaces it.
     excludeRated : bool, default True
-        Leave out rated items; then ``rated`` is required. ``False`` keeps them.
+        Leave out rated items; then ``rated`` is required (unless the model is an
+        ``UnseenItemRankerModel``). ``False`` keeps them.
     titles : :py:class:`pyspark.sql.DataFrame`, optional
         Item ids (the item column's name) and ``itemTitleCol``; adds a title column.
     itemTitleCol : str, default 'title'
@@ -94,12 +120,23 @@ def recommend_for_users(
         (ALS's prediction), and the title when ``titles`` is given; users in the given order
         is not promised, rows are sorted by user and rank.
 
+    Raises
+    ------
+    ValueError
+        Unknown users (naming up to 10 of them), ``n`` < 1, no ``rated`` when rated items are
+        to be left out, a pipeline without exactly one recommender, missing columns.
+    TypeError
+        A users DataFrame whose column's type differs from the model's user ids.
+
     Notes
     -----
-    Unknown users raise ``ValueError`` naming them. ALS is asked for ``n`` plus the largest
-    number of rated items among the requested users, so that ``n`` remain after leaving rated
-    ones out (fewer only when the catalogue runs out). One small job counts those rated items;
-    nothing per user is collected to the driver.
+    The top ``n`` come from the full-catalogue engine of
+    :py:class:`~spark_recs.UnseenItemRankerModel` (``recommendForUserSubset``): the users'
+    factors against all item factors, blockwise, with the rated items left out inside the
+    scoring, so exactly ``n`` remain whatever a user rated (fewer only when the catalogue runs
+    out); ties by item id. Jobs: one that looks for unknown users, the engine's (the rated
+    pairs per user, the catalogue's size, the users' count) and the result's. Nothing per user
+    is collected to the driver.
 
     Examples
     --------
@@ -119,7 +156,8 @@ def recommend_for_users(
     >>> sorted((r.user, r.item) for r in recs.collect())  # rated items are left out
     [('jane', 'c'), ('jane', 'd'), ('taylor', 'b'), ('taylor', 'd')]
     """
-    als, indexer = als_and_indexer(model)
+    recommender, indexer = als_and_indexer(model)
+    als = recommender
     spark = SparkSession.active() if not isinstance(users, DataFrame) else users.sparkSession
     user_idx, item_idx = als.getUserCol(), als.getItemCol()
     user_col, item_col = user_idx, item_idx
@@ -141,17 +179,10 @@ def recommend_for_users(
     unknown = [r[0] for r in encoded.where(F.col(uid).isNull()).select(user_col).limit(10).collect()]
     if unknown:
         raise ValueError(f"{_NAME}: users {unknown} are not known to the model (userCol '{user_col}')")
-    if excludeRated and rated is None:
+    if excludeRated and rated is None and not isinstance(recommender, UnseenItemRankerModel):
         raise ValueError(f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False")
-    extra = 0
-    if excludeRated:
-        require_column(_NAME, "rated", user_col, rated)
-        require_column(_NAME, "rated", item_col, rated)
-        rated = rated.select(column(user_col), column(item_col)).distinct()
-        counts = rated.join(wanted, user_col).groupBy(user_col).count()
-        extra = counts.agg(F.max("count")).first()[0] or 0
-    k = n + int(extra)
-    recs = als.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), k)
+    ranker = _ranker(recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated)
+    recs = ranker.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), n)
     flat = recs.select(column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")).select(
         uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid), F.col("rec.rating").alias("score"),
     )
@@ -161,10 +192,6 @@ def recommend_for_users(
     else:
         flat = flat.withColumn(item_col, F.col(iid))
     flat = flat.drop(iid)
-    if excludeRated:
-        flat = flat.join(rated, [user_col, item_col], "left_anti")
-        flat = flat.withColumn("rank", F.row_number().over(Window.partitionBy(column(user_col)).orderBy("rank")))
-        flat = flat.where(F.col("rank") <= n)
     result = flat.select(column(user_col), "rank", column(item_col), "score")
     if titles is not None:
         require_column(_NAME, "titles", item_col, titles)
@@ -193,3 +220,29 @@ def _users_frame(spark: SparkSession, users: Union[Sequence[Any], DataFrame], us
     dtype = vocab.schema["value"].dataType if vocab is not None else None
     schema = StructType([StructField(user_col, dtype, True)]) if dtype is not None else [user_col]
     return spark.createDataFrame([(u,) for u in ids], schema)
+
+
+def _ranker(
+    recommender: Any, rated: Optional[DataFrame], user_col: str, item_col: str,
+    user_vocab: Optional[DataFrame], item_vocab: Optional[DataFrame], exclude: bool,
+) -> UnseenItemRankerModel:
+    """The full-catalogue engine over the recommender's factors, with the rated pairs (in
+    original ids, encoded here) as the items to leave out; none when ``exclude`` is False."""
+    if isinstance(recommender, UnseenItemRankerModel) and (rated is None and exclude):
+        return recommender
+    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    user_idx, item_idx = inner.getUserCol(), inner.getItemCol()
+    spark = inner.userFactors.sparkSession
+    if rated is None:
+        pairs = spark.createDataFrame([], f"`{user_idx}` int, `{item_idx}` int")
+    else:
+        require_column(_NAME, "rated", user_col, rated)
+        require_column(_NAME, "rated", item_col, rated)
+        pairs = rated.select(column(user_col), column(item_col)).distinct()
+        for col_name, idx_name, vocab in ((user_col, user_idx, user_vocab), (item_col, item_idx, item_vocab)):
+            if vocab is not None:
+                pairs = pairs.join(vocab.select(F.col("value").alias(col_name), F.col("index").alias(idx_name)), col_name)
+            else:
+                pairs = pairs.withColumn(idx_name, column(col_name))
+        pairs = pairs.select(column(user_idx), column(item_idx))
+    return UnseenItemRankerModel.fromFitted(inner, pairs)

@@ -24,6 +24,7 @@ from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
 from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import DataType
 
 from spark_recs import datasets
@@ -33,12 +34,17 @@ from spark_recs.evaluation import RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer
 from spark_recs.recommendation import ImplicitALS
 from spark_recs.top_n import als_and_indexer
-from spark_recs.tuning import PerUserFolds
+from spark_recs._checkpoint import require_checkpointing
+from spark_recs.popularity import PopularityRecommender
+from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
+from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
     "EXPLICIT_METRICS",
     "FEEDBACKS",
+    "HOLDOUT_METRICS",
+    "PROTOCOLS",
     "LOADERS",
     "METRICS",
     "LoadedData",
@@ -48,7 +54,9 @@ __all__ = [
     "format_table",
     "id_types",
     "load_data",
+    "evaluate_holdout",
     "locate_tune_outputs",
+    "positives",
     "metric_evaluator",
     "plot_grid",
     "prepare",
@@ -66,6 +74,9 @@ EXPLICIT_METRICS = ("rmse", "mae")
 #: Short names of the ranking metrics, and the ``RankingMetricsEvaluator`` metricName of each.
 _RANKING = {"precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"}
 _RANKING_NAMES = ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK")
+#: How :py:func:`tune` scores: each held-out item among all the items its user did not see
+#: (the field's protocol), or among the rows of a zero-filled table (the course's).
+PROTOCOLS = ("full-catalogue", "zero-filled")
 #: Every name :py:func:`metric_evaluator` takes.
 METRICS = (*EXPLICIT_METRICS, "roem", *_RANKING, *_RANKING_NAMES)
 
@@ -364,6 +375,57 @@ class TuneResult:
     feedback: str
     #: The number of per-user folds.
     folds: int
+    #: 'full-catalogue' (each held-out item ranked among all the items its user did not see)
+    #: or 'zero-filled' (the course's: ranked among the rows of a zero-filled table; and RMSE).
+    protocol: str = "zero-filled"
+    #: Full-catalogue protocol: the refit model's metrics on the per-user holdout, by name.
+    holdout: Optional[Dict[str, float]] = None
+    #: ... and the most-popular baseline's, on the same holdout.
+    baseline: Optional[Dict[str, float]] = None
+
+
+#: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
+HOLDOUT_METRICS = {
+    "precisionAtK@10": dict(metricName="precisionAtK", k=10),
+    "recallAtK@10": dict(metricName="recallAtK", k=10),
+    "ndcgAtK@10": dict(metricName="ndcgAtK", k=10),
+    "meanAveragePrecision": dict(metricName="meanAveragePrecision"),
+    "mrrAtK@10": dict(metricName="mrrAtK", k=10),
+    "hitRateAtK@10": dict(metricName="hitRateAtK", k=10),
+}
+
+
+def positives(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame:
+    """The interactions of implicit or binary feedback, one row per (user, item) pair: play
+    counts added up ('implicit'; rows with a count of 0 or less are not interactions), or the
+    pairs rated above ``threshold`` with rating 1 ('binary'). What the full-catalogue protocol
+    splits, folds and fits: no zero-filled grid.
+
+    Raises
+    ------
+    ValueError
+        A feedback other than 'implicit' or 'binary'.
+    """
+    if feedback not in ("implicit", "binary"):
+        raise ValueError(f"positives: feedback must be 'implicit' or 'binary', found {feedback!r}")
+    r = column("rating").cast("double")
+    if feedback == "binary":
+        rows = df.where(r > float(threshold)).select("user", "item", F.lit(1.0).alias("rating"))
+        return rows.groupBy("user", "item").agg(F.max("rating").alias("rating"))
+    return df.groupBy("user", "item").agg(F.sum(r).alias("rating")).where(F.col("rating") > 0)
+
+
+def evaluate_holdout(model: Any, test: DataFrame) -> Dict[str, float]:
+    """The full-catalogue metrics of a ranker on held-out rows: :py:data:`HOLDOUT_METRICS` and
+    ROEM, each from one job over the ranked held-out rows (cached while they are read)."""
+    ranked = model.transform(test).cache()
+    try:
+        values = {name: RankingMetricsEvaluator(rankCol="rank", **args).evaluate(ranked)
+                  for name, args in HOLDOUT_METRICS.items()}
+        values["roem"] = ROEMEvaluator(rankCol="rank").evaluate(ranked)
+    finally:
+        ranked.unpersist()
+    return values
 
 
 def tune(
@@ -384,8 +446,20 @@ def tune(
     prepared: bool = False,
     blocks: int = 4,
     progressStream: Optional[TextIO] = None,
+    protocol: Optional[str] = None,
+    holdout: float = 0.25,
 ) -> TuneResult:
     """Cross-validate ALS over a grid on per-user folds and refit the best on all rows.
+
+    Implicit and binary feedback use the field's protocol by default
+    (``protocol='full-catalogue'``): the interactions (no zero-filled grid) are split per user
+    into train and a holdout (``holdout`` of each user's pairs), CrossValidator tunes an
+    :py:class:`~spark_recs.UnseenItemRanker` on per-user folds of train, each validation item
+    ranked among all the items its user did not see, the best point is refit on train and
+    scored on the holdout against most-popular (:py:class:`~spark_recs.PopularityRecommender`),
+    then refit on all interactions for the model returned. ``protocol='zero-filled'`` is the
+    course's route (described next), which ranks each row only among the rows of a
+    zero-filled table; explicit feedback always takes it (RMSE).
 
     Ids are indexed once (``IdIndexer`` with ``handleInvalid='keep'``), every row gets a
     per-user fold (:py:class:`~spark_recs.PerUserFolds`), and ``CrossValidator(foldCol=...)``
@@ -428,6 +502,11 @@ def tune(
         ALS's numUserBlocks and numItemBlocks (Spark's default of 10 is sized for big data).
     progressStream : file-like, optional
         Where the progress lines go; standard error when None.
+    protocol : str, optional
+        'full-catalogue' (default for implicit and binary feedback) or 'zero-filled' (the
+        course's; the only one for explicit feedback).
+    holdout : float, default 0.25
+        Full-catalogue protocol: each user's share of pairs held out for the final scores.
 
     Returns
     -------
@@ -466,11 +545,22 @@ def tune(
     """
     if feedback not in FEEDBACKS:
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
+    protocol = protocol or ("zero-filled" if feedback == "explicit" else "full-catalogue")
+    if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
+        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit feedback), "
+                         f"found {protocol!r} for feedback {feedback!r}")
     if folds < 2:
         raise ValueError(f"tune: folds must be >= 2, found {folds}")
     if not list(ranks) or not list(regParams) or (feedback != "explicit" and not list(alphas)):
         raise ValueError("tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha")
+    require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
+    if protocol == "full-catalogue":
+        return _tune_full_catalogue(
+            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, folds=folds,
+            evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed, parallelism=parallelism,
+            label=label, prepared=prepared, blocks=blocks, progressStream=progressStream, holdout=holdout,
+        )
     data = df if prepared else prepare(df, feedback, threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
     # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
@@ -501,6 +591,47 @@ def tune(
     chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
     return TuneResult(model=best, grid=points, metric=metric_name, best=chosen, evaluator=evaluator,
                       larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds)
+
+
+def _tune_full_catalogue(
+    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
+    maxIter: int, folds: int, evaluator: Evaluator, metric_name: str, threshold: float, seed: int, parallelism: int,
+    label: str, prepared: bool, blocks: int, progressStream: Optional[TextIO], holdout: float,
+) -> TuneResult:
+    """:py:func:`tune` under the full-catalogue protocol (see there)."""
+    data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
+    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep").fit(data)
+    indexed = indexer.transform(data)
+    cols = dict(userCol="user_idx", itemCol="item_idx")
+    train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **cols)
+    train = PerUserFolds(numFolds=folds, seed=seed, **cols).transform(train).localCheckpoint()
+    test = test.localCheckpoint()
+    ranker = UnseenItemRanker(**cols, ratingCol="rating", maxIter=maxIter, seed=seed, numUserBlocks=blocks,
+                              numItemBlocks=blocks, implicitPrefs=True)
+    grid = ParamGridBuilder().addGrid(ranker.rank, list(ranks)).addGrid(ranker.regParam, list(regParams)).addGrid(
+        ranker.alpha, list(alphas)).build()
+    ranked_evaluator = evaluator.copy({evaluator.rankCol: "rank"})
+    progress = Progress(len(grid) * folds + 2, label, progressStream)
+    cv = CrossValidator(
+        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=ranked_evaluator,
+        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+    )
+    cv_model = cv.fit(train)  # its best point, refit on all of train
+    points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
+              for params, value in zip(grid, cv_model.avgMetrics)]
+    sign = 1 if evaluator.isLargerBetter() else -1
+    best_index = max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)
+    train = train.drop("fold")
+    scores = evaluate_holdout(cv_model.bestModel.stages[-1], test)
+    popular = UnseenItemRankerModel.fromFitted(PopularityRecommender(**cols).fit(train), train)
+    baseline = evaluate_holdout(popular, test)
+    final = ranker.copy(grid[best_index]).fit(indexed)  # the best point on every interaction
+    progress.tick("(refit on all interactions)")
+    return TuneResult(
+        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name, best=points[best_index],
+        evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds,
+        protocol="full-catalogue", holdout=scores, baseline=baseline,
+    )
 
 
 # -- outputs ---------------------------------------------------------------------------------
@@ -561,8 +692,13 @@ def write_tune_outputs(
     result.model.write().overwrite().save(model)
     rated_path = os.path.join(out, "rated")
     rated.select("user", "item").distinct().write.mode("overwrite").parquet(rated_path)
-    metrics = {"metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
-               "grid": result.grid, "feedback": result.feedback, "folds": result.folds}
+    metrics: Dict[str, Any] = {
+        "metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
+        "grid": result.grid, "feedback": result.feedback, "folds": result.folds, "protocol": result.protocol,
+    }
+    if result.holdout is not None:
+        metrics["holdout"] = result.holdout
+        metrics["baseline"] = result.baseline
     metrics_path = os.path.join(out, "metrics.json")
     with open(metrics_path, "w") as fh:
         json.dump(metrics, fh, indent=2)

@@ -58,3 +58,20 @@ def test_without_a_checkpoint_directory():
     assert facts["plain_als_fits"] == 30 and facts["dir_after_plain_als"] is None
     assert facts["fits_with_dir"] == 30
     assert facts["interval_error"].startswith("ImplicitALS: checkpointInterval=25 with maxIter=40")
+
+
+@pytest.mark.classic_only("runs the command in a process of its own, with a session it owns")
+def test_the_command_line_owns_a_checkpoint_directory(tmp_path):
+    """`spark-recs tune --max-iter 12` in a fresh process, whose session has no checkpoint
+    directory until the command gives it one (without one, more than 10 iterations raise
+    before fitting): it fits and reports, no JVM stack trace."""
+    out = str(tmp_path / "tuned")
+    done = subprocess.run(
+        [sys.executable, "-m", "spark_recs", "tune", "--feedback", "implicit", "--users", "30", "--items", "40",
+         "--ratings", "400", "--ranks", "2", "--reg-params", "0.1", "--alphas", "1", "--max-iter", "12", "--folds", "2",
+         "--blocks", "1", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2", "--out", out],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["protocol"] == "full-catalogue"
+    assert "StackOverflowError" not in done.stderr

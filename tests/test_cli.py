@@ -44,9 +44,13 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
                          "--out", out_dir)
     assert code == 0, err
     assert json.loads(out)["metric"] == "precisionAtK@5"
-    assert "fit 5/5" in err and "left" in err  # 2 grid points x 2 folds + the refit
+    assert "fit 6/6" in err and "left" in err  # 2 grid points x 2 folds, the refit on train, on all
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
     assert len(metrics["grid"]) == 2 and metrics["larger_is_better"] is True
+    # implicit feedback: the full-catalogue protocol, the holdout against most-popular
+    assert metrics["protocol"] == "full-catalogue"
+    for name in ("precisionAtK@10", "recallAtK@10", "ndcgAtK@10", "meanAveragePrecision", "roem"):
+        assert 0 <= metrics["holdout"][name] <= 1 and 0 <= metrics["baseline"][name] <= 1, name
     lines = open(os.path.join(out_dir, "grid.csv")).read().splitlines()
     assert lines[0].split(",")[0] in ("rank", "regParam", "alpha") and len(lines) == 3
     assert os.path.isdir(os.path.join(out_dir, "model")) and os.path.isdir(os.path.join(out_dir, "rated"))
@@ -58,6 +62,17 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     rows = out.strip().splitlines()
     assert rows[0].split() == ["user", "rank", "item", "score"]
     assert len(rows) == 1 + 2 * 3 and {r.split()[0] for r in rows[1:]} == {"user_00", "user_07"}
+
+    # every user's top-2 to Parquet, in original ids, rated items left out
+    all_dir = str(tmp_path / "all")
+    code, out, err = run(capsys, "recommend", "--model", out_dir, "--all", "--out", all_dir, "--n", "2")
+    assert code == 0, err
+    spark = SparkSession.active()
+    recs = spark.read.parquet(all_dir)
+    assert recs.columns == ["user", "rank", "item", "score"]
+    assert recs.count() == 2 * 40 and recs.select("user").distinct().count() == 40
+    rated = spark.read.parquet(os.path.join(out_dir, "rated"))
+    assert recs.join(rated, ["user", "item"]).count() == 0
 
     code, _, err = run(capsys, "recommend", "--model", out_dir, "--users", "nobody")
     assert code == 2 and err.strip().startswith("spark-recs: error: recommend_for_users: users ['nobody']")
@@ -73,6 +88,9 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
         (["stats", "--input", "/no/such/file.csv"], "spark-recs: error: "),
         (["stats", "--loader", "movielens"], "--loader movielens needs --input PATH"),
         (["recommend", "--model", "/no/such/dir", "--users", "a"], "--model /no/such/dir: no such directory"),
+        (["recommend", "--model", "m"], "recommend needs --users ID,ID,... or --all"),
+        (["recommend", "--model", "m", "--all"], "--all writes every user's top-N to a directory: pass --out DIR"),
+        (["tune", "--out", "x", "--protocol", "full-catalogue"], "--protocol full-catalogue is for implicit or binary"),
         (["stats", "--conf", "novalue"], "--conf takes KEY=VALUE"),
         (["stats", "--master", "local[1]", "--remote", "local[1]"], "--master and --remote exclude each other"),
     ],
