@@ -411,6 +411,14 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         """The fitted inner model (an ``ALSModel``, for ALS and ImplicitALS)."""
         return self._model
 
+    def getUserCol(self) -> str:
+        """The inner model's userCol: the held-out rows' user ids."""
+        return self._model.getUserCol()
+
+    def getItemCol(self) -> str:
+        """The inner model's itemCol: the held-out rows' item ids."""
+        return self._model.getItemCol()
+
     @property
     def seenItems(self) -> DataFrame:
         """Per user of the fit data: ``user`` (int), ``items`` (array<int>, ascending: the

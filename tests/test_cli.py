@@ -124,9 +124,11 @@ def test_demo_quick_prints_the_whole_workflow(capsys, spark_session, monkeypatch
     assert spark_session.conf.get("spark.sql.shuffle.partitions") == before
     for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
                      "== implicit feedback", "cross-validated ROEM", "held-out precision@10: ALS",
-                     "most-popular", "top-5 for", "demo finished in"):
+                     "most-popular", "top-5 for", "the field's protocol", "cross-validated precision@10",
+                     "ndcgAtK@10", "demo finished in"):
         assert expected in out, expected
     assert "fit 5/5" in err  # progress: 2 grid points x 2 folds + the refit, per feedback kind
+    assert "[full-catalogue] fit 10/10" in err  # 4 grid points x 2 folds, the refit on train, on all
     titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
     assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
 
