@@ -103,13 +103,40 @@ def main(master: str) -> None:
         "cv_best_rank": cv_model.bestModel.rank,
         "roem": roem.evaluate(predictions),
         "roem_pairs": ROEMEvaluator(method="pairs").evaluate(predictions),
-        "roem_numpy": reference.roem(users, ratings, scores),
+        "roem_numpy": reference.roem(users, ratings, scores, tie_rule="average", nan_rule="last"),
         "precision": precision.evaluate(predictions),
-        "precision_numpy": reference.ranking_metric(users, items, ratings, scores, "precisionAtK", 5),
+        "precision_numpy": reference.ranking_metric(users, items, ratings, scores, "precisionAtK", 5,
+                                                    tie_rule="average"),
+        **rank_all_unseen(indexer.transform(df.where("rating > 0"))),
     }
     log("all done")
     print("FACTS " + json.dumps(facts))
     spark.stop()
+
+
+def rank_all_unseen(plays):
+    """UnseenItemRanker with executors in other processes: its blockwise ranks (two user
+    blocks x two item blocks here) against the numpy reference on the collected factors."""
+    from spark_recs import UnseenItemRanker
+
+    folds = PerUserFolds(numFolds=3, seed=4, userCol="user_idx", itemCol="item_idx").transform(plays)
+    train, held = folds.where("fold > 0").drop("fold"), folds.where("fold = 0").drop("fold")
+    model = UnseenItemRanker(userCol="user_idx", itemCol="item_idx", rank=3, maxIter=3, seed=2, numUserBlocks=2,
+                             numItemBlocks=2, userBlockSize=16, itemBlockSize=8).fit(train)
+    ranked = model.transform(held).collect()
+    users = {r.id: r.features for r in model.model.userFactors.collect()}
+    items = {r.id: r.features for r in model.model.itemFactors.collect()}
+    seen = {}
+    for r in train.select("user_idx", "item_idx").collect():
+        seen.setdefault(r.user_idx, set()).add(r.item_idx)
+    expected = reference.unseen_item_ranks(users, items, seen, [(r.user_idx, r.item_idx) for r in ranked])
+    mismatches = sum(
+        (r.rank, r.numAbove, r.numTied, r.numCandidates) != expected[(r.user_idx, r.item_idx)][1:] for r in ranked
+    )
+    log("full-catalogue ranking done")
+    return {"ranked_rows": len(ranked), "ranked_mismatches": mismatches,
+            "ranked_precision": PrecisionAtKEvaluator(k=5, userCol="user_idx", itemCol="item_idx",
+                                                      rankCol="rank").evaluate(model.transform(held))}
 
 
 if __name__ == "__main__":
