@@ -644,7 +644,10 @@ class _RankerModelWriter(P.ClearSave):
             raise ValueError("UnseenItemRankerModel: cannot save a model with no inner model")
         DefaultParamsWriter.saveMetadata(
             model, path, metadata_context(self.sparkSession),
-            extraMetadata={"dataFormat": _DATA_FORMAT, "numItems": model._numItems},
+            # the inner model's id columns again: on Spark Connect, PySpark 4.3's ALSModel.load
+            # gives a model whose client-side params are missing
+            extraMetadata={"dataFormat": _DATA_FORMAT, "numItems": model._numItems,
+                           "userCol": model.getUserCol(), "itemCol": model.getItemCol()},
         )
         model._model.write().save(os.path.join(path, "model"))
         model._seen.write.parquet(os.path.join(path, "data", "seen"))
@@ -666,6 +669,9 @@ class _RankerModelReader(MLReader[UnseenItemRankerModel]):
             raise ValueError(f"{stage}: {path}/data/seen has schema {seen.schema.simpleString()}, expected "
                              "user int, items array<int>, numSeen int")
         inner = _load_inner(stage, os.path.join(path, "model"), self.sparkSession)
+        for name in ("userCol", "itemCol"):
+            if name in metadata and inner.hasParam(name):
+                inner.set(inner.getParam(name), metadata[name])
         model = UnseenItemRankerModel._withData(inner, seen, metadata["numItems"])
         P.set_params(model, metadata, path)
         return model
