@@ -51,7 +51,7 @@ class _Parser(argparse.ArgumentParser):
 def _spark(args: argparse.Namespace, app: str) -> Any:
     from pyspark.sql import SparkSession
 
-    from spark_recs._connect import get_or_create, set_log_level
+    from spark_recs._session import get_or_create, set_log_level
 
     if args.master and args.remote:
         raise UsageError("--master and --remote exclude each other: --remote local[N] starts a local server")

@@ -33,8 +33,8 @@ from pyspark.sql.types import (
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._compat import metadata_context
-from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, dense_index
+from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column as col
 
 __all__ = ["IdIndexer", "IdIndexerModel"]

@@ -10,9 +10,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, DataType, DoubleType, FloatType, StringType
 
-from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, SMALL, dense_index, small_dense_index
 from spark_recs._persistence import ParamsReadable, ParamsWritable
+from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import (
     column,
     empty_input,
