@@ -355,7 +355,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
     - Saved as JSON metadata (params, vocabulary sizes) plus one Parquet vocabulary per column.
     """
 
-    def __init__(self, vocabularies: Optional[Sequence[DataFrame]] = None) -> None:
+    def __init__(self, *, vocabularies: Optional[Sequence[DataFrame]] = None) -> None:
         super().__init__()
         self._vocabularies: List[DataFrame] = list(vocabularies or [])
         self._sizes: List[int] = []
@@ -363,7 +363,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
 
     @classmethod
     def _create(cls, vocabularies: List[DataFrame], sizes: List[int], nbytes: List[int]) -> "IdIndexerModel":
-        model = cls(vocabularies)
+        model = cls(vocabularies=vocabularies)
         model._sizes = list(sizes)
         model._bytes = list(nbytes)
         return model
