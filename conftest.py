@@ -71,7 +71,7 @@ def spark_session(request, tmp_path_factory):
     from pyspark.sql import SparkSession
     from pytest_spark.config import SparkConfigBuilder
 
-    from spark_recs._connect import get_or_create
+    from spark_recs._session import get_or_create
 
     # pytest-spark's options (its defaults and setup.cfg's spark_options) go to the local
     # server's SparkContext, as they go to the classic session's; the master is the remote URL.

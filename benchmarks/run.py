@@ -37,7 +37,7 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 import cases as C  # noqa: E402
-from spark_recs._connect import conf_scope  # noqa: E402
+from spark_recs._session import conf_scope  # noqa: E402
 import datagen  # noqa: E402
 from sparkrest import ShuffleMeter  # noqa: E402
 

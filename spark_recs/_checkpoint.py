@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from typing import Any, Optional
 
-from spark_recs._connect import is_connect
+from spark_recs._session import is_connect
 
 __all__ = ["SAFE_ITERATIONS", "checkpoint_dir", "require_checkpointing", "own_checkpoint_dir"]
 

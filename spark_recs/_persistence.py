@@ -5,6 +5,9 @@ A saved stage is what Spark's ``DefaultParamsWriter`` writes: ``metadata/``, one
 carry data. Loading reads JSON and Parquet only. It never unpickles, and unlike PySpark's
 ``DefaultParamsReader`` it never imports the class that the metadata names: the class asked
 to load must be the class that was saved, or loading stops before anything is built.
+
+Saving works on Spark Connect too: PySpark's ``MLWriter.overwrite()`` deletes the old directory
+through the JVM, which a Connect client lacks, so :py:class:`MLWriter` has the server delete it.
 """
 
 import json
@@ -12,11 +15,12 @@ import os
 from typing import Any, Dict, Type, TypeVar
 
 from pyspark.errors import AnalysisException
+from pyspark.ml import util as _util
 from pyspark.ml.param import Params
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_recs._connect import DefaultParamsWriter, MLWriter
+from spark_recs._session import is_connect
 from spark_recs._validation import spark_error_is
 
 RL = TypeVar("RL")
@@ -30,10 +34,28 @@ def class_path(cls: type) -> str:
     return cls.__module__ + "." + cls.__name__
 
 
+class MLWriter(_util.MLWriter):
+    """PySpark's ``MLWriter`` whose ``overwrite()`` also works on Spark Connect: there the
+    server deletes the old directory, as it does for ``Pipeline`` and ``CrossValidator``."""
+
+    def _handleOverwrite(self, path: str) -> None:
+        if not is_connect():
+            super()._handleOverwrite(path)
+            return
+        from pyspark.ml.connect.readwrite import RemoteMLWriter
+
+        RemoteMLWriter.handleOverwrite(path, True)
+
+
+class DefaultParamsWriter(MLWriter, _util.DefaultParamsWriter):
+    """PySpark's ``DefaultParamsWriter`` (JSON params, nothing else) with :class:`MLWriter`'s
+    overwrite."""
+
+
 class ClearSave(MLWriter):
     """``save`` that names the stage and the path when the path exists and ``overwrite()``
     was not called (Spark's own message names neither the stage nor the fix); ``overwrite()``
-    works on Spark Connect too (``_connect.MLWriter``)."""
+    works on Spark Connect too (:py:class:`MLWriter`)."""
 
     instance: Params
 

@@ -5,9 +5,8 @@ says what was found, e.g. ``IdIndexer: inputCol 'user' not in [a, b, c]``. Check
 only the schema: they run no Spark job.
 """
 
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, Tuple
 
-from pyspark.ml.param import Params
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -15,6 +14,8 @@ from pyspark.sql.types import (
     AtomicType,
     BooleanType,
     DataType,
+    DoubleType,
+    FloatType,
     IntegralType,
     MapType,
     NumericType,
@@ -22,6 +23,13 @@ from pyspark.sql.types import (
 )
 
 from spark_recs._compat import error_condition
+
+#: The choices of ``handleInvalid``, as Spark's ``StringIndexer`` has them: raise, drop the
+#: invalid rows, or keep them.
+HANDLE_INVALID = ["error", "skip", "keep"]
+
+#: Spark's ``IntegerType`` range: what ALS ids and our indices must fit.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 def stage_name(stage: Any) -> str:
@@ -63,6 +71,23 @@ def require_new_column(stage: Any, param: str, col: str, df: DataFrame) -> None:
 def is_numeric(dt: DataType) -> bool:
     """Numeric types a rating or prediction may have (boolean is not one)."""
     return isinstance(dt, NumericType) and not isinstance(dt, BooleanType)
+
+
+def can_be_nan(dt: DataType) -> bool:
+    """Whether values of type ``dt`` can be NaN (float and double; a decimal cannot)."""
+    return isinstance(dt, (FloatType, DoubleType))
+
+
+def null_or_nan(c: Column, dt: DataType) -> Column:
+    """Row test: ``c`` (of type ``dt``) is null, or NaN where ``dt`` can be NaN."""
+    return c.isNull() | F.isnan(c) if can_be_nan(dt) else c.isNull()
+
+
+def null_nan_counts(c: Column, dt: DataType) -> Tuple[Column, Column]:
+    """Two aggregates, for the one job that checks the input: how many values of ``c`` (of type
+    ``dt``) are null, and how many are NaN (a literal 0 where ``dt`` cannot be NaN)."""
+    nans = F.count(F.when(F.isnan(c), F.lit(1))) if can_be_nan(dt) else F.lit(0)
+    return F.count(F.when(c.isNull(), F.lit(1))), nans
 
 
 def is_integral(dt: DataType) -> bool:
@@ -139,8 +164,3 @@ def spark_error_is(error: BaseException, condition: str) -> bool:
     found = error_condition(error)
     return found == condition if found else condition in str(error)
 
-
-def get_param(stage: Params, name: str) -> Optional[Any]:
-    """A param's value or default, ``None`` when it has neither."""
-    param = stage.getParam(name)
-    return stage.getOrDefault(param) if stage.isDefined(param) else None

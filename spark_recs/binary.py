@@ -11,18 +11,15 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    DataType,
-    DecimalType,
-    DoubleType,
-    FloatType,
-    IntegralType,
-)
+from pyspark.sql.types import DataType, DecimalType, IntegralType
 
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import (
+    HANDLE_INVALID,
     column,
     is_numeric,
+    null_nan_counts,
+    null_or_nan,
     require_choice,
     require_new_column,
     require_param,
@@ -32,7 +29,6 @@ from spark_recs._validation import (
 
 __all__ = ["BinaryRater"]
 
-_HANDLE_INVALID = ["error", "skip", "keep"]
 _LONG_MIN = -(2**63)
 _LONG_MAX = 2**63 - 1
 
@@ -273,14 +269,13 @@ class BinaryRater(
             self, "threshold", threshold, not math.isnan(threshold), "not be NaN",
             f"outputCol is 1 where inputCol '{input_col}' > threshold",
         )
-        require_choice(self, "handleInvalid", handle_invalid, _HANDLE_INVALID)
+        require_choice(self, "handleInvalid", handle_invalid, HANDLE_INVALID)
 
         rating = column(input_col)
-        can_be_nan = isinstance(dt, (FloatType, DoubleType))
-        invalid = rating.isNull() | F.isnan(rating) if can_be_nan else rating.isNull()
+        invalid = null_or_nan(rating, dt)
 
         if handle_invalid == "error":
-            self._check_valid(dataset, rating, can_be_nan, input_col)
+            self._check_valid(dataset, rating, dt, input_col)
         elif handle_invalid == "skip":
             dataset = dataset.filter(~invalid)
 
@@ -292,14 +287,10 @@ class BinaryRater(
         )
         return dataset.withColumn(output_col, binary)
 
-    def _check_valid(
-        self, dataset: DataFrame, rating: Column, can_be_nan: bool, input_col: str
-    ) -> None:
+    def _check_valid(self, dataset: DataFrame, rating: Column, dt: DataType, input_col: str) -> None:
         """One aggregation job counting null and NaN ratings; raise if there are any."""
-        nan_count = F.count(F.when(F.isnan(rating), 1)) if can_be_nan else F.lit(0)
-        row = dataset.agg(
-            F.count(F.when(rating.isNull(), 1)).alias("nulls"), nan_count.alias("nans")
-        ).first()
+        null_count, nan_count = null_nan_counts(rating, dt)
+        row = dataset.agg(null_count.alias("nulls"), nan_count.alias("nans")).first()
         nulls, nans = (int(row["nulls"]), int(row["nans"])) if row is not None else (0, 0)
         if nulls or nans:
             raise ValueError(

@@ -54,7 +54,7 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
 
     from spark_recs._checkpoint import CONF as CHECKPOINT_CONF
     from spark_recs._checkpoint import own_checkpoint_dir, server_conf
-    from spark_recs._connect import get_or_create, set_log_level
+    from spark_recs._session import get_or_create, set_log_level
 
     if args.master and args.remote:
         raise UsageError("--master and --remote exclude each other: --remote local[N] starts a local server")

@@ -24,7 +24,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import FloatType
+from pyspark.sql.types import DoubleType, FloatType
 
 from spark_recs import _rank_metrics as M
 from spark_recs import _validation as V
@@ -153,7 +153,7 @@ class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol
         V.require_type(self, "predictionCol", self.getPredictionCol(), dataset, V.is_numeric, "numeric")
         V.require_choice(self, "nanPredictions", self.getNanPredictions(), _NAN_RULES)
         p = column(self.getPredictionCol()).cast("double")
-        invalid = p.isNull() | F.isnan(p)
+        invalid = V.null_or_nan(p, DoubleType())
         return dataset.select(
             column(self.getUserCol()).alias(_U),
             *([column(item).alias(_I)] if item is not None else []),
@@ -180,7 +180,7 @@ class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol
         rows = self._select(dataset, self.getItemCol(), *[column(name).cast("long").alias(a) for _, name, a in cols])
         return rows.groupBy(_U, _I).agg(
             F.sum(_R).alias(_R), F.count(F.lit(1)).alias("rows"),
-            F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
+            _invalid_ratings().alias("null_ratings"),
             F.max(_NAN).alias(_NAN),
             *[F.min(c).alias(c) for c in (_P, _RANK, _H, _T, _NCAND)],
         )
@@ -210,7 +210,13 @@ class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol
 
 def _invalid_rating() -> Column:
     """A null or NaN rating (the rating is cast to double in ``_rows``)."""
-    return F.col(_R).isNull() | F.isnan(F.col(_R))
+    return V.null_or_nan(F.col(_R), DoubleType())
+
+
+def _invalid_ratings() -> Column:
+    """How many ratings are null or NaN (the rating is cast to double in ``_rows``)."""
+    nulls, nans = V.null_nan_counts(F.col(_R), DoubleType())
+    return nulls + nans
 
 
 def _check_counts(rows: DataFrame) -> Dict[str, Column]:
@@ -218,7 +224,7 @@ def _check_counts(rows: DataFrame) -> Dict[str, Column]:
     return {
         "rows": F.count(F.lit(1)),
         "null_users": F.count(F.when(F.col(_U).isNull(), 1)),
-        "null_ratings": F.count(F.when(_invalid_rating(), 1)),
+        "null_ratings": _invalid_ratings(),
         "null_items": F.count(F.when(F.col(_I).isNull(), 1)),
     }
 
@@ -534,7 +540,7 @@ def _row_counts() -> List[Column]:
         F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
         F.sum(r).alias("rsum"),
         F.count(F.when(r < 0, 1)).alias("negative"),
-        F.count(F.when(_invalid_rating(), 1)).alias("null_ratings"),
+        _invalid_ratings().alias("null_ratings"),
     ]
 
 

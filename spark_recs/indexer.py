@@ -33,17 +33,15 @@ from pyspark.sql.types import (
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._compat import metadata_context
-from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, dense_index
+from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column as col
 
 __all__ = ["IdIndexer", "IdIndexerModel"]
 
 VALUE = "value"
 COUNT = "count"
-_INT_MAX = 2**31 - 1
 _ORDER_TYPES = ["frequencyDesc", "frequencyAsc", "valueAsc", "valueDesc"]
-_HANDLE_INVALID = ["error", "skip", "keep"]
 _ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
 _COLUMN = "__column"  # the input column's number in the stacked vocabulary of all columns
 
@@ -129,7 +127,7 @@ class _IdIndexerParams(HasHandleInvalid, HasInputCol, HasOutputCol, HasInputCols
         return "outputCols" if self.isSet(self.outputCols) else "outputCol"
 
     def _checkChoices(self) -> None:
-        V.require_choice(self, "handleInvalid", self.getHandleInvalid(), _HANDLE_INVALID)
+        V.require_choice(self, "handleInvalid", self.getHandleInvalid(), V.HANDLE_INVALID)
         V.require_choice(self, "orderType", self.getOrderType(), _ORDER_TYPES)
 
 
@@ -323,10 +321,10 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
                 )
             if size == 0:
                 raise ValueError(f"{stage}: {param} '{name}': the input DataFrame is empty")
-            if size > _INT_MAX:
+            if size > V.INT_MAX:
                 raise ValueError(
                     f"{stage}: {param} '{name}' has {size} distinct ids, more than the "
-                    f"{_INT_MAX} that fit an integer index"
+                    f"{V.INT_MAX} that fit an integer index"
                 )
             vocabularies.append(
                 indexed.frame.where(F.col(_COLUMN) == F.lit(k)).select(
@@ -357,7 +355,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
     - Saved as JSON metadata (params, vocabulary sizes) plus one Parquet vocabulary per column.
     """
 
-    def __init__(self, vocabularies: Optional[Sequence[DataFrame]] = None) -> None:
+    def __init__(self, *, vocabularies: Optional[Sequence[DataFrame]] = None) -> None:
         super().__init__()
         self._vocabularies: List[DataFrame] = list(vocabularies or [])
         self._sizes: List[int] = []
@@ -365,7 +363,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
 
     @classmethod
     def _create(cls, vocabularies: List[DataFrame], sizes: List[int], nbytes: List[int]) -> "IdIndexerModel":
-        model = cls(vocabularies)
+        model = cls(vocabularies=vocabularies)
         model._sizes = list(sizes)
         model._bytes = list(nbytes)
         return model

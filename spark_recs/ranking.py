@@ -21,7 +21,7 @@ from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._checkpoint import require_checkpointing
 from spark_recs._compat import has_min_by_k, metadata_context
-from spark_recs._connect import fits_broadcast
+from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column
 from spark_recs.param import P as Self
 from spark_recs.param import fixed_seed, without_none_seed

@@ -7,7 +7,6 @@ from pyspark.ml.base import Estimator
 from pyspark.ml.recommendation import ALS, ALSModel, _ALSParams
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, FloatType
 
 from spark_recs import _validation as V
 from spark_recs._checkpoint import require_checkpointing
@@ -19,7 +18,6 @@ __all__ = ["ImplicitALS", "ALSSetters"]
 
 #: The default seed (see fixed_seed).
 _DEFAULT_SEED = fixed_seed("spark_recs.recommendation.ImplicitALS")
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 class ALSSetters:
@@ -188,20 +186,20 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ALSSetters, ParamsReadable, P
         aggs = [F.count(F.lit(1)).alias("rows")]
         for k, (_, name) in enumerate(ids):
             c = column(name)
-            bad = (c < F.lit(_INT_MIN)) | (c > F.lit(_INT_MAX))
+            bad = (c < F.lit(V.INT_MIN)) | (c > F.lit(V.INT_MAX))
             if not V.is_integral(types[name]):
                 bad = bad | (c != F.floor(c))
-            if isinstance(types[name], (FloatType, DoubleType)):
+            if V.can_be_nan(types[name]):
                 bad = bad | F.isnan(c)
+            nulls, _ = V.null_nan_counts(c, types[name])
             aggs += [
-                F.count(F.when(c.isNull(), 1)).alias(f"null{k}"),
+                nulls.alias(f"null{k}"),
                 F.count(F.when(bad, 1)).alias(f"bad{k}"),
                 F.min(F.when(bad, c)).alias(f"lo{k}"),
                 F.max(F.when(bad, c)).alias(f"hi{k}"),
             ]
-        r = column(rating)
-        invalid = r.isNull() | F.isnan(r) if isinstance(rating_type, (FloatType, DoubleType)) else r.isNull()
-        aggs.append(F.count(F.when(invalid, 1)).alias("invalid"))
+        nulls, nans = V.null_nan_counts(column(rating), rating_type)
+        aggs.append((nulls + nans).alias("invalid"))
         counts = dataset.agg(*aggs).first()
         if not counts["rows"]:
             raise V.empty_input(self, *ids, ("ratingCol", rating))
@@ -211,7 +209,7 @@ class ImplicitALS(Estimator[ALSModel], _ALSParams, ALSSetters, ParamsReadable, P
             if counts[f"bad{k}"]:
                 raise ValueError(
                     f"{stage}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
-                    f"Int range [{_INT_MIN}, {_INT_MAX}] (from {counts[f'lo{k}']} to {counts[f'hi{k}']}), "
+                    f"Int range [{V.INT_MIN}, {V.INT_MAX}] (from {counts[f'lo{k}']} to {counts[f'hi{k}']}), "
                     "which ALS needs; map the ids to 0..n-1 with IdIndexer first"
                 )
         if counts["invalid"]:

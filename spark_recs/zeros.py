@@ -8,16 +8,17 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import BinaryType, DataType, DoubleType, FloatType, StringType
+from pyspark.sql.types import BinaryType, DataType, StringType
 
-from spark_recs._connect import fits_broadcast
 from spark_recs._dense import INDEX, SMALL, dense_index, small_dense_index
 from spark_recs._persistence import ParamsReadable, ParamsWritable
+from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import (
     column,
     empty_input,
     is_atomic_id,
     is_numeric,
+    null_nan_counts,
     require_choice,
     require_distinct,
     require_param,
@@ -419,22 +420,22 @@ class ZeroFiller(
     def _stats(df: DataFrame, rating_type: DataType) -> dict:
         """Counts of the input in one aggregation job."""
         u, i, r = F.col(_U), F.col(_I), F.col(_R)
-        if isinstance(rating_type, (FloatType, DoubleType)):
-            nan = F.count(F.when(F.isnan(r), F.lit(1)))
-        else:
-            nan = F.lit(0)
+        user_type, item_type = df.schema[_U].dataType, df.schema[_I].dataType
+        null_users, _ = null_nan_counts(u, user_type)
+        null_items, _ = null_nan_counts(i, item_type)
+        null_ratings, nan_ratings = null_nan_counts(r, rating_type)
         # the input's size as a broadcast hash table: a row of three 8-byte words, its null
         # bits and the table's own entry, plus the bytes of string or binary ids
         nbytes = F.count(F.lit(1)) * F.lit(_BROADCAST_ROW_BYTES)
-        for c, dtype in ((u, df.schema[_U].dataType), (i, df.schema[_I].dataType)):
+        for c, dtype in ((u, user_type), (i, item_type)):
             if isinstance(dtype, (StringType, BinaryType)):
                 nbytes = nbytes + F.coalesce(F.sum(F.octet_length(c)), F.lit(0))
         row = df.agg(
             F.count(F.lit(1)).alias("rows"),
-            F.count(F.when(u.isNull(), F.lit(1))).alias("null_users"),
-            F.count(F.when(i.isNull(), F.lit(1))).alias("null_items"),
-            F.count(F.when(r.isNull(), F.lit(1))).alias("null_ratings"),
-            nan.alias("nan_ratings"),
+            null_users.alias("null_users"),
+            null_items.alias("null_items"),
+            null_ratings.alias("null_ratings"),
+            nan_ratings.alias("nan_ratings"),
             F.count_distinct(u).alias("users"),
             F.count_distinct(i).alias("items"),
             F.count_distinct(u, i).alias("pairs"),

@@ -1,6 +1,6 @@
 import pytest
 
-from spark_recs._connect import conf_scope
+from spark_recs._session import conf_scope
 
 
 @pytest.fixture

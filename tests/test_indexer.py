@@ -363,25 +363,14 @@ def test_vocabulary_of_after_save_load(fitted, tmp_path):
 # -- persistence -----------------------------------------------------------------------------
 
 
-def assert_same_params(a, b):
-    assert type(a) is type(b)
-    assert a.uid == b.uid
-    assert {p.name: v for p, v in a.extractParamMap().items()} == {p.name: v for p, v in b.extractParamMap().items()}
+# uid, type, params and output after save/load, alone and in a Pipeline: tests/test_common.py
 
 
-def test_estimator_save_load(tmp_path):
-    indexer = IdIndexer(inputCols=["user", "song"], outputCols=["u", "s"], handleInvalid="keep", orderType="valueAsc")
-    indexer.save(str(tmp_path / "indexer"))
-    assert_same_params(indexer, IdIndexer.load(str(tmp_path / "indexer")))
-
-
-def test_model_save_load_json_and_parquet(fitted, plays, unseen, tmp_path):
+def test_model_save_load_json_and_parquet(fitted, unseen, tmp_path):
     path = str(tmp_path / "model")
     fitted.write().save(path)
     loaded = IdIndexerModel.load(path)
-    assert_same_params(fitted, loaded)
     assert loaded.vocabularySizes == fitted.vocabularySizes
-    assertDataFrameEqual(loaded.transform(plays), fitted.transform(plays))
     keep = loaded.copy({loaded.handleInvalid: "keep"})
     assertDataFrameEqual(keep.transform(unseen), fitted.setHandleInvalid("keep").transform(unseen))
     files = [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
@@ -414,7 +403,6 @@ def test_pipeline_with_als_save_load_same_predictions(spark, tmp_path):
     model.save(path)
     loaded = PipelineModel.load(path)
     assert [type(s) for s in loaded.stages] == [type(s) for s in model.stages]
-    assert_same_params(model.stages[0], loaded.stages[0])
     before = model.transform(df).select("user", "item", "prediction")
     after = loaded.transform(df).select("user", "item", "prediction")
     assert before.count() == df.count()

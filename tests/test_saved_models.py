@@ -24,6 +24,7 @@ from spark_recs import (
     ROEMEvaluator,
     ZeroFiller,
 )
+from tests.helpers import param_values
 
 SAVED = os.path.join(os.path.dirname(__file__), "fixtures", "saved")
 VERSIONS = sorted(os.listdir(SAVED))
@@ -42,14 +43,10 @@ def load_class(path):
     return getattr(import_module(module), name)
 
 
-def params(stage):
-    return {p.name: v for p, v in stage.extractParamMap().items()}
-
-
 def assert_params(stage, saved):
     """The saved params come back; a param added after that release (such as
     ROEMEvaluator.method, after 0.1.0) is not set by the load, so it has its default."""
-    got = params(stage)
+    got = param_values(stage)
     assert {name: got.get(name) for name in saved} == saved
     for param in stage.params:
         if param.name not in saved:

@@ -1,0 +1,28 @@
+"""Checks the test files share: a stage's params as a dict, and the same stage after a round trip."""
+
+from typing import Any, Dict
+
+from pyspark.ml.param import Params
+
+
+def param_values(stage: Params) -> Dict[str, Any]:
+    """``{name: value}`` of every param that has a value, set or default."""
+    return {p.name: v for p, v in stage.extractParamMap().items()}
+
+
+def assert_same_stage(got: Params, expected: Params, set_status: bool = True, values: bool = True) -> None:
+    """Same type, uid and params: every param with the same value (unless ``values`` is false),
+    and set, or left to its default, as in ``expected`` (unless ``set_status`` is false)."""
+    assert type(got) is type(expected)
+    assert got.uid == expected.uid
+    assert [p.name for p in got.params] == [p.name for p in expected.params]
+    if not values:
+        return
+    for param in expected.params:
+        name = param.name
+        if set_status:
+            assert got.isSet(name) == expected.isSet(param), name
+            assert got.hasDefault(name) == expected.hasDefault(param), name
+        if expected.isDefined(param):
+            assert got.getOrDefault(name) == expected.getOrDefault(param), name
+    assert param_values(got) == param_values(expected)
