@@ -19,14 +19,13 @@ from pyspark.sql.types import IntegralType
 from spark_recs import _blocks as B
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
-from spark_recs._checkpoint import require_checkpointing
 from spark_recs._compat import has_min_by_k, metadata_context
 from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column
 from spark_recs.param import P as Self
 from spark_recs.param import fixed_seed, without_none_seed
 from spark_recs.popularity import PopularityModel
-from spark_recs.recommendation import ALSSetters, ImplicitALS
+from spark_recs.recommendation import ALSSetters, fit_als
 
 __all__ = ["UnseenItemRanker", "UnseenItemRankerModel"]
 
@@ -301,9 +300,7 @@ class UnseenItemRanker(
 
     def _fit(self, dataset: DataFrame) -> "UnseenItemRankerModel":
         self._checkParams()
-        require_checkpointing(self, dataset.sparkSession, self.getMaxIter(), self.getCheckpointInterval())
-        als = self._copyValues(ImplicitALS())
-        model = als.fit(dataset)
+        model = fit_als(self, dataset)  # what ImplicitALS does, with errors naming this stage
         rating = self.getRatingCol() if self.getImplicitPrefs() else None
         return self._copyValues(UnseenItemRankerModel.fromFitted(model, dataset, ratingCol=rating))
 

@@ -404,13 +404,16 @@ def positives(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame
     Raises
     ------
     ValueError
-        A feedback other than 'implicit' or 'binary'.
+        A feedback other than 'implicit' or 'binary'; for 'binary', what
+        :py:class:`~spark_recs.BinaryRater` raises (a NaN ``threshold``, a null or NaN rating).
     """
     if feedback not in ("implicit", "binary"):
         raise ValueError(f"positives: feedback must be 'implicit' or 'binary', found {feedback!r}")
     r = column("rating").cast("double")
     if feedback == "binary":
-        rows = df.where(r > float(threshold)).select("user", "item", F.lit(1.0).alias("rating"))
+        # BinaryRater checks the threshold and the ratings (a NaN threshold, a null rating)
+        rated = BinaryRater(inputCol="rating", outputCol="binary", threshold=float(threshold)).transform(df)
+        rows = rated.where(F.col("binary") == 1).select("user", "item", F.lit(1.0).alias("rating"))
         return rows.groupBy("user", "item").agg(F.max("rating").alias("rating"))
     return df.groupBy("user", "item").agg(F.sum(r).alias("rating")).where(F.col("rating") > 0)
 

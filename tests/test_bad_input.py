@@ -25,9 +25,12 @@ from spark_recs import (
     IdIndexer,
     ImplicitALS,
     PerUserFolds,
+    PopularityRecommender,
     PrecisionAtKEvaluator,
     RankingMetricsEvaluator,
     ROEMEvaluator,
+    UnseenItemRanker,
+    UnseenItemRankerModel,
     ZeroFiller,
     interaction_stats,
     load_interactions,
@@ -99,6 +102,13 @@ class Ctx:
                   numUserBlocks=1, numItemBlocks=1)
         self.pipeline = Pipeline(stages=[self.indexer, als]).fit(plays)
         self.pipeline.write().overwrite().save(str(tmp / "model"))
+
+    def indexed(self):
+        return self.indexer.transform(self.plays)
+
+    def ranker(self):
+        """The context's ALS model as an UnseenItemRankerModel, its fit data the indexed plays."""
+        return UnseenItemRankerModel.fromFitted(self.pipeline.stages[1], self.indexed())
 
     def df(self, rows, ddl=RATINGS):
         return self.spark.createDataFrame(rows, ddl)
@@ -292,6 +302,30 @@ CASES = [
                  Raises(ValueError, "ImplicitALS", "itemCol", "item", "the input DataFrame is empty"), id="als-empty"),
     pytest.param(negative_plays_keep_their_user,
                  Works("negative ratings are kept (confidence alpha * |r|)", [(0,), (1,), (2,)]), id="als-negative-plays"),
+    # -- UnseenItemRanker / UnseenItemRankerModel -----------------------------------------------
+    pytest.param(lambda c: UnseenItemRanker(maxIter=1).fit(c.df([("u", 1, 1.0)], "user string, item int, rating double")),
+                 Raises(TypeError, "UnseenItemRanker", "userCol", "user", "must be numeric .*IdIndexer.*found string"), id="ranker-string-ids"),
+    pytest.param(lambda c: UnseenItemRanker(maxIter=1).fit(c.df([(2**40, 1, 1.0), (1, 2, 1.0)], "user bigint, item bigint, rating double")),
+                 Raises(ValueError, "UnseenItemRanker", "userCol", "user", r"not integers in Int range"), id="ranker-ids-beyond-int-range"),
+    pytest.param(lambda c: UnseenItemRanker(maxIter=1).fit(c.df([(0, 1, None), (1, 1, 1.0)], "user int, item int, rating double")),
+                 Raises(ValueError, "UnseenItemRanker", "ratingCol", "rating", "1 null or NaN"), id="ranker-null-rating"),
+    pytest.param(lambda c: c.ranker().transform(c.indexed().withColumn("rank", F.lit(1))),
+                 Raises(ValueError, "UnseenItemRankerModel", "rankCol", "rank", "already exists"), id="ranker-model-output-exists"),
+    pytest.param(lambda c: c.ranker().transform(c.plays.withColumnRenamed("user", "user_idx").withColumnRenamed("item", "item_idx")),
+                 Raises(TypeError, "UnseenItemRankerModel", "userCol", "user_idx", "must be numeric"), id="ranker-model-string-ids"),
+    pytest.param(lambda c: UnseenItemRankerModel.fromFitted(c.pipeline.stages[1], c.indexed().drop("item_idx")),
+                 Raises(ValueError, "UnseenItemRankerModel", "itemCol", "item_idx", "not in"), id="ranker-from-fitted-missing-item"),
+    # -- PopularityRecommender / PopularityModel ------------------------------------------------
+    pytest.param(lambda c: PopularityRecommender().fit(c.df([("u", 1, 1.0)], "user string, item int, rating double")),
+                 Raises(TypeError, "PopularityRecommender", "userCol", "user", "must be numeric, found string"), id="popularity-string-ids"),
+    pytest.param(lambda c: PopularityRecommender(weighting="sum").fit(c.df([(0, 1, 1.0)], "user int, item int, rating string")),
+                 Raises(TypeError, "PopularityRecommender", "ratingCol", "rating", "must be numeric, found string"), id="popularity-string-rating"),
+    pytest.param(lambda c: PopularityRecommender().fit(c.df([(0, 1, 1.0)], "user int, item int, rating double")).transform(
+                     c.df([(0, 1, 1.0)], "user int, item int, prediction double")),
+                 Raises(ValueError, "PopularityModel", "predictionCol", "prediction", "already exists"), id="popularity-model-output-exists"),
+    pytest.param(lambda c: PopularityRecommender().fit(c.df([(0, 1, 1.0)], "user int, item int, rating double")).transform(
+                     c.df([(0, "a", 1.0)], "user int, item string, rating double")),
+                 Raises(TypeError, "PopularityModel", "itemCol", "item", "must be numeric, found string"), id="popularity-model-string-item"),
     # -- recommend_for_users --------------------------------------------------------------------
     pytest.param(lambda c: recommend_for_users(c.pipeline, ["jane"], n=0, rated=c.plays),
                  Raises(ValueError, "recommend_for_users", "n", "user", "must be >= 1, found 0"), id="recommend-n-0"),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from pyspark.sql import SparkSession
 
 from spark_recs._compat import spark_version
 from spark_recs.cli import main

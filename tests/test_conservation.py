@@ -123,8 +123,11 @@ def test_folds_partition_every_row_once(plays):
 def test_split_partitions_every_row_once(plays):
     train, test = train_test_split_per_user(plays, testFraction=0.3, seed=4)
     assert multiset(train, "user", "item", "rating") + multiset(test, "user", "item", "rating") == Counter(ROWS)
-    per_user = Counter(r[0] for r in ROWS)
-    assert Counter(r.user for r in test.collect()) == +Counter({u: min(int(n * 0.3), n - 1) for u, n in per_user.items()})
+    # whole (user, item) pairs are dealt: each user's test share counts pairs, not rows
+    pairs_per_user = Counter(u for u, _ in {(r[0], r[1]) for r in ROWS})
+    test_pairs = {(r.user, r.item) for r in test.collect()}
+    assert Counter(u for u, _ in test_pairs) == +Counter({u: min(int(n * 0.3), n - 1) for u, n in pairs_per_user.items()})
+    assert not test_pairs & {(r.user, r.item) for r in train.collect()}
 
 
 @pytest.fixture(scope="module")
