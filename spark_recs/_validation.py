@@ -2,9 +2,11 @@
 
 Every message starts with the stage's class name, then names the param and the column and
 says what was found, e.g. ``IdIndexer: inputCol 'user' not in [a, b, c]``. Checks here read
-only the schema: they run no Spark job.
+only the schema and run no Spark job, except :py:func:`check_interactions` (one aggregation).
 """
 
+import datetime
+import math
 from typing import Any, Callable, Iterable, Tuple
 
 from pyspark.sql import Column, DataFrame
@@ -14,12 +16,14 @@ from pyspark.sql.types import (
     AtomicType,
     BooleanType,
     DataType,
+    DateType,
     DoubleType,
     FloatType,
     IntegralType,
     MapType,
     NumericType,
     StructType,
+    TimestampType,
 )
 
 from spark_recs._compat import error_condition
@@ -164,3 +168,81 @@ def spark_error_is(error: BaseException, condition: str) -> bool:
     found = error_condition(error)
     return found == condition if found else condition in str(error)
 
+
+def check_interactions(stage: Any, dataset: DataFrame) -> None:
+    """The interactions of ``stage`` (params userCol, itemCol, ratingCol) as ALS needs them:
+    numeric columns, then one aggregation job: rows, null and non-Int ids, null/NaN ratings.
+
+    ALS casts ids to Int (failing on ids beyond Int range, with a fractional part, or null
+    deep inside a Spark job), and the zero-rating filter would drop null ratings silently.
+    """
+    label = stage_name(stage)
+    ids = [("userCol", stage.getUserCol()), ("itemCol", stage.getItemCol())]
+    rating = stage.getRatingCol()
+    expected = "numeric (integer ids in Int range; index other ids with IdIndexer)"
+    types = {name: require_type(stage, param, name, dataset, is_numeric, expected) for param, name in ids}
+    rating_type = require_type(stage, "ratingCol", rating, dataset, is_numeric, "numeric")
+    aggs = [F.count(F.lit(1)).alias("rows")]
+    for k, (_, name) in enumerate(ids):
+        c = column(name)
+        bad = (c < F.lit(INT_MIN)) | (c > F.lit(INT_MAX))
+        if not is_integral(types[name]):
+            bad = bad | (c != F.floor(c))
+        if can_be_nan(types[name]):
+            bad = bad | F.isnan(c)
+        nulls, _ = null_nan_counts(c, types[name])
+        aggs += [
+            nulls.alias(f"null{k}"),
+            F.count(F.when(bad, 1)).alias(f"bad{k}"),
+            F.min(F.when(bad, c)).alias(f"lo{k}"),
+            F.max(F.when(bad, c)).alias(f"hi{k}"),
+        ]
+    nulls, nans = null_nan_counts(column(rating), rating_type)
+    aggs.append((nulls + nans).alias("invalid"))
+    counts = dataset.agg(*aggs).first()
+    if not counts["rows"]:
+        raise empty_input(stage, *ids, ("ratingCol", rating))
+    for k, (param, name) in enumerate(ids):
+        if counts[f"null{k}"]:
+            raise ValueError(f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first")
+        if counts[f"bad{k}"]:
+            raise ValueError(
+                f"{label}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
+                f"Int range [{INT_MIN}, {INT_MAX}] (from {counts[f'lo{k}']} to {counts[f'hi{k}']}), "
+                "which ALS needs; map the ids to 0..n-1 with IdIndexer first"
+            )
+    if counts["invalid"]:
+        raise ValueError(
+            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); drop or fill them first"
+        )
+
+
+def is_time(dt: DataType) -> bool:
+    """Whether a column of type ``dt`` orders events in time: numeric (e.g. seconds since the
+    epoch, as MovieLens stores them), timestamp or date."""
+    return is_numeric(dt) or isinstance(dt, (TimestampType, DateType))
+
+
+def time_literal(stage: Any, param: str, value: str, col: str, dt: DataType) -> Column:
+    """``value`` (a param's text) as a literal comparable with column ``col`` of type ``dt``: a
+    number for a numeric column, an ISO 8601 date or time for a timestamp or date column.
+
+    Raises
+    ------
+    ValueError
+        ``value`` does not read as that: names ``stage``, ``param`` and ``col``.
+    """
+    try:
+        if is_numeric(dt):
+            number = float(value)
+            if math.isnan(number):
+                raise ValueError("NaN")
+            return F.lit(number)
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        kind = "a number" if is_numeric(dt) else "an ISO 8601 date or time (e.g. '2024-01-31 12:00:00')"
+        raise ValueError(
+            f"{stage_name(stage)}: {param} must be {kind} to compare with '{col}' ({dt.simpleString()}), "
+            f"found {value!r}"
+        ) from None
+    return F.lit(parsed.isoformat(sep=" ")).cast("date" if isinstance(dt, DateType) else "timestamp")

@@ -18,6 +18,11 @@ def fixed_seed(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
+def without_none(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Keyword arguments less those that are None: a param without a default stays unset."""
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
 def without_none_seed(kwargs: Dict[str, Any]) -> Dict[str, Any]:
     """Keyword arguments less ``seed=None``, which leaves the seed as it is."""
     return {k: v for k, v in kwargs.items() if not (k == "seed" and v is None)}

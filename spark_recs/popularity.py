@@ -8,14 +8,14 @@ from pyspark.ml.base import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
 from pyspark.ml.util import DefaultParamsWriter, MLReadable, MLReader, MLWritable
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._compat import metadata_context
 from spark_recs._validation import column
-from spark_recs.param import HasItemCol, HasRatingCol, HasUserCol
+from spark_recs.param import HasItemCol, HasRatingCol, HasUserCol, without_none
 
 __all__ = ["PopularityRecommender", "PopularityModel"]
 
@@ -32,9 +32,51 @@ class _PopularityParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol):
         typeConverter=TypeConverters.toString,
     )
 
+    timestampCol: "Param[str]" = Param(
+        Params._dummy(), "timestampCol",
+        "column of the interactions' times (numeric, timestamp or date) that windowStart and "
+        "windowEnd read; not set: no window.",
+        typeConverter=TypeConverters.toString,
+    )
+    windowStart: "Param[str]" = Param(
+        Params._dummy(), "windowStart",
+        "count only interactions at or after this time (a number for a numeric timestampCol, "
+        "an ISO 8601 date or time otherwise); not set: from the first.",
+        typeConverter=TypeConverters.toString,
+    )
+    windowEnd: "Param[str]" = Param(
+        Params._dummy(), "windowEnd",
+        "count only interactions before this time (as windowStart); not set: to the last.",
+        typeConverter=TypeConverters.toString,
+    )
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(predictionCol="prediction", weighting="count")
+
+    def getTimestampCol(self) -> str:
+        """Gets the value of :py:attr:`timestampCol` (no default)."""
+        return self.getOrDefault(self.timestampCol)
+
+    def setTimestampCol(self, value: str) -> Any:
+        """Sets the value of :py:attr:`timestampCol`."""
+        return self._set(timestampCol=value)
+
+    def getWindowStart(self) -> str:
+        """Gets the value of :py:attr:`windowStart` (no default)."""
+        return self.getOrDefault(self.windowStart)
+
+    def setWindowStart(self, value: str) -> Any:
+        """Sets the value of :py:attr:`windowStart`."""
+        return self._set(windowStart=value)
+
+    def getWindowEnd(self) -> str:
+        """Gets the value of :py:attr:`windowEnd` (no default)."""
+        return self.getOrDefault(self.windowEnd)
+
+    def setWindowEnd(self, value: str) -> Any:
+        """Sets the value of :py:attr:`windowEnd`."""
+        return self._set(windowEnd=value)
 
     def getWeighting(self) -> str:
         """Gets the value of :py:attr:`weighting` or its default value 'count'."""
@@ -71,11 +113,30 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
     weighting : str, default 'count'
         'count': an item's popularity is the number of distinct users with a rating > 0 for
         it (interactions; zero-filled rows do not count); 'sum': the sum of its ratings.
+    timestampCol : str, optional
+        The interactions' times (numeric such as MovieLens's seconds since the epoch,
+        timestamp or date). Needed by windowStart and windowEnd.
+    windowStart, windowEnd : str, optional
+        Count only the interactions in [windowStart, windowEnd): numbers for a numeric
+        timestampCol, ISO 8601 dates or times ('2024-01-31', '2024-01-31 12:00:00', in the
+        session time zone) otherwise. Items and users of the fit data outside the window stay in
+        the model (items with popularity 0), so the catalogue is the same with or without it.
 
     Raises
     ------
-    ValueError, TypeError
-        A missing or non-numeric column, an unknown weighting.
+    ValueError
+        An unknown weighting; empty input; null ids, ids that are not integers in Int range
+        (index them with ``IdIndexer``); null or NaN ratings; a window bound without
+        timestampCol, a bound that does not read as a time, null times.
+    TypeError
+        A non-numeric id or rating column; a timestampCol that is not numeric, timestamp or
+        date.
+
+    Spark jobs
+    ----------
+    At fit: the input check (one aggregation, as ``ImplicitALS``'s), with a window the null
+    count of timestampCol, and the popularities (one aggregation, kept with
+    ``localCheckpoint``).
 
     Notes
     -----
@@ -84,7 +145,7 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
     ``recommend_for_users`` use it as they use an ALSModel. Items with the same popularity tie
     (the evaluators' tieRule='average' scores a tie by its expected value; top-N lists break it
     by item id). Users not in the fit data have no factor (cold, as in ALS); items not in it
-    score NaN. One aggregation job at fit (the popularities, kept with ``localCheckpoint``).
+    score NaN.
     Microsoft Recommenders and RePlay call it the popularity baseline (``PopRec``).
 
     Examples
@@ -113,9 +174,12 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
         ratingCol: str = "rating",
         predictionCol: str = "prediction",
         weighting: str = "count",
+        timestampCol: Optional[str] = None,
+        windowStart: Optional[str] = None,
+        windowEnd: Optional[str] = None,
     ) -> None:
         super().__init__()
-        self.setParams(**self._input_kwargs)
+        self.setParams(**without_none(self._input_kwargs))
 
     @keyword_only
     def setParams(
@@ -126,28 +190,54 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
         ratingCol: str = "rating",
         predictionCol: str = "prediction",
         weighting: str = "count",
+        timestampCol: Optional[str] = None,
+        windowStart: Optional[str] = None,
+        windowEnd: Optional[str] = None,
     ) -> "PopularityRecommender":
         """Sets params for this PopularityRecommender."""
-        return self._set(**self._input_kwargs)
+        return self._set(**without_none(self._input_kwargs))
 
     def _fit(self, dataset: DataFrame) -> "PopularityModel":
         V.require_choice(self, "weighting", self.getWeighting(), _WEIGHTINGS)
+        window = self._window(dataset)
+        V.check_interactions(self, dataset)
         user, item, rating = self.getUserCol(), self.getItemCol(), self.getRatingCol()
-        for param, name in (("userCol", user), ("itemCol", item), ("ratingCol", rating)):
-            V.require_type(self, param, name, dataset, V.is_numeric, "numeric")
+        counted = dataset if window is None else dataset.where(window)
         r = column(rating).cast("double")
         score = (F.count_distinct(F.when(r > 0, column(user))) if self.getWeighting() == "count"
-                 else F.sum(F.coalesce(r, F.lit(0.0))))
+                 else F.sum(r))
+        # every item of the fit data, popularity 0 where it has no interaction in the window
+        in_window = counted.groupBy(column(item).cast("int").alias("id")).agg(score.cast("float").alias("p"))
         items = (
-            dataset.where(column(item).isNotNull()).groupBy(column(item).cast("int").alias("id"))
-            .agg(F.array(score.cast("float")).alias("features"))
+            dataset.select(column(item).cast("int").alias("id")).distinct()
+            .join(in_window, "id", "left")
+            .select("id", F.array(F.coalesce(F.col("p"), F.lit(0.0).cast("float"))).alias("features"))
             .localCheckpoint(eager=True)
         )
-        users = (
-            dataset.where(column(user).isNotNull()).select(column(user).cast("int").alias("id")).distinct()
-            .select("id", F.array(F.lit(1.0).cast("float")).alias("features"))
-        )
+        users = dataset.select(column(user).cast("int").alias("id")).distinct().select(
+            "id", F.array(F.lit(1.0).cast("float")).alias("features"))
         return self._copyValues(PopularityModel._withData(users, items))
+
+    def _window(self, dataset: DataFrame) -> Optional[Column]:
+        """The rows inside [windowStart, windowEnd), or None without a window; checks the
+        timestamp column (one job: its null count)."""
+        bounds = [name for name in ("windowStart", "windowEnd") if self.isDefined(name)]
+        if not self.isDefined(self.timestampCol):
+            if bounds:
+                raise ValueError(f"PopularityRecommender: {bounds[0]} is set but timestampCol is not: set "
+                                 "the column of the interactions' times")
+            return None
+        ts = self.getTimestampCol()
+        dt = V.require_type(self, "timestampCol", ts, dataset, V.is_time, "numeric, timestamp or date")
+        nulls = dataset.where(column(ts).isNull()).count()
+        if nulls:
+            raise ValueError(f"PopularityRecommender: timestampCol '{ts}' has {nulls} null time(s); drop or fill them first")
+        inside = F.lit(True)
+        if self.isDefined(self.windowStart):
+            inside = inside & (column(ts) >= V.time_literal(self, "windowStart", self.getWindowStart(), ts, dt))
+        if self.isDefined(self.windowEnd):
+            inside = inside & (column(ts) < V.time_literal(self, "windowEnd", self.getWindowEnd(), ts, dt))
+        return inside
 
 
 class PopularityModel(Model, _PopularityParams, MLReadable["PopularityModel"], MLWritable):

@@ -170,7 +170,7 @@ def fit_als(stage: Any, dataset: DataFrame) -> ALSModel:
     implicitPrefs (ALS gives them zero weight), then fits."""
     rating = stage.getRatingCol()
     require_checkpointing(stage, dataset.sparkSession, stage.getMaxIter(), stage.getCheckpointInterval())
-    _check_als_input(stage, dataset)
+    V.check_interactions(stage, dataset)
     als = stage._copyValues(ALS())
     # Set, not default: Spark Connect sends only set params to the server, whose ALS
     # defaults are implicitPrefs=false and another seed
@@ -178,50 +178,3 @@ def fit_als(stage: Any, dataset: DataFrame) -> ALSModel:
     if stage.getImplicitPrefs():
         dataset = dataset.where(column(rating) != F.lit(0))
     return als.fit(dataset)
-
-
-def _check_als_input(stage: Any, dataset: DataFrame) -> None:
-    """The schema, then one aggregation job: rows, null and non-Int ids, null/NaN ratings.
-
-    ALS casts ids to Int (failing on ids beyond Int range, with a fractional part, or null
-    deep inside a Spark job), and the zero-rating filter would drop null ratings silently.
-    """
-    label = V.stage_name(stage)
-    ids = [("userCol", stage.getUserCol()), ("itemCol", stage.getItemCol())]
-    rating = stage.getRatingCol()
-    expected = "numeric (integer ids in Int range; index other ids with IdIndexer)"
-    types = {name: V.require_type(stage, param, name, dataset, V.is_numeric, expected) for param, name in ids}
-    rating_type = V.require_type(stage, "ratingCol", rating, dataset, V.is_numeric, "numeric")
-    aggs = [F.count(F.lit(1)).alias("rows")]
-    for k, (_, name) in enumerate(ids):
-        c = column(name)
-        bad = (c < F.lit(V.INT_MIN)) | (c > F.lit(V.INT_MAX))
-        if not V.is_integral(types[name]):
-            bad = bad | (c != F.floor(c))
-        if V.can_be_nan(types[name]):
-            bad = bad | F.isnan(c)
-        nulls, _ = V.null_nan_counts(c, types[name])
-        aggs += [
-            nulls.alias(f"null{k}"),
-            F.count(F.when(bad, 1)).alias(f"bad{k}"),
-            F.min(F.when(bad, c)).alias(f"lo{k}"),
-            F.max(F.when(bad, c)).alias(f"hi{k}"),
-        ]
-    nulls, nans = V.null_nan_counts(column(rating), rating_type)
-    aggs.append((nulls + nans).alias("invalid"))
-    counts = dataset.agg(*aggs).first()
-    if not counts["rows"]:
-        raise V.empty_input(stage, *ids, ("ratingCol", rating))
-    for k, (param, name) in enumerate(ids):
-        if counts[f"null{k}"]:
-            raise ValueError(f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first")
-        if counts[f"bad{k}"]:
-            raise ValueError(
-                f"{label}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
-                f"Int range [{V.INT_MIN}, {V.INT_MAX}] (from {counts[f'lo{k}']} to {counts[f'hi{k}']}), "
-                "which ALS needs; map the ids to 0..n-1 with IdIndexer first"
-            )
-    if counts["invalid"]:
-        raise ValueError(
-            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); drop or fill them first"
-        )

@@ -14,11 +14,15 @@ from pyspark.sql.types import StructField, StructType
 
 from spark_recs._validation import column, require_column, require_param, same_id_type
 from spark_recs.indexer import IdIndexerModel
+from spark_recs.popularity import PopularityModel
 from spark_recs.ranking import UnseenItemRankerModel
 
-__all__ = ["all_users", "als_and_indexer", "recommend_for_users"]
+__all__ = ["RECOMMENDERS", "all_users", "als_and_indexer", "recommend_for_users"]
 
 _NAME = "recommend_for_users"
+
+#: The fitted recommenders a pipeline may hold: factor models the full-catalogue engine scores.
+RECOMMENDERS = (ALSModel, PopularityModel, UnseenItemRankerModel)
 
 
 def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSModel, Optional[IdIndexerModel]]:
@@ -30,7 +34,8 @@ def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSMode
     Parameters
     ----------
     model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
-        A fitted pipeline, a bare ``ALSModel``, or the path of a saved pipeline.
+        A fitted pipeline, a bare ``ALSModel`` (or one of :py:data:`RECOMMENDERS`), or the
+        path of a saved pipeline.
 
     Returns
     -------
@@ -48,10 +53,11 @@ def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSMode
     if isinstance(model, str):
         model = PipelineModel.load(model)
     stages = model.stages if isinstance(model, PipelineModel) else [model]
-    als = [s for s in stages if isinstance(s, (ALSModel, UnseenItemRankerModel))]
+    als = [s for s in stages if isinstance(s, RECOMMENDERS)]
     if len(als) != 1:
         raise ValueError(
-            f"{_NAME}: model must hold exactly one ALSModel or UnseenItemRankerModel, found {len(als)} in "
+            f"{_NAME}: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found "
+            f"{len(als)} in "
             f"{[type(s).__name__ for s in stages]}"
         )
     wanted = {als[0].getUserCol(), als[0].getItemCol()}
@@ -95,7 +101,8 @@ def recommend_for_users(
     Parameters
     ----------
     model : :py:class:`pyspark.ml.PipelineModel`, ALSModel, UnseenItemRankerModel or str
-        A fitted pipeline holding an ``ALSModel`` or an :py:class:`~spark_recs.UnseenItemRankerModel`
+        A fitted pipeline holding an ``ALSModel``, a :py:class:`~spark_recs.PopularityModel` or an
+        :py:class:`~spark_recs.UnseenItemRankerModel`
         (and usually an ``IdIndexerModel`` that encoded its user and item columns), or the
         path of a saved one.
     users : list or :py:class:`pyspark.sql.DataFrame`

@@ -27,6 +27,8 @@ from spark_recs import (
     IdIndexerModel,
     ImplicitALS,
     PerUserFolds,
+    PopularityModel,
+    PopularityRecommender,
     PrecisionAtKEvaluator,
     RankingMetricsEvaluator,
     ROEMEvaluator,
@@ -80,7 +82,8 @@ class Sample(NamedTuple):
 
 
 #: A Model is what its Estimator's sample fits (the same params and data).
-FITTED_BY = {IdIndexerModel: IdIndexer, UnseenItemRankerModel: UnseenItemRanker}
+FITTED_BY = {IdIndexerModel: IdIndexer, UnseenItemRankerModel: UnseenItemRanker,
+             PopularityModel: PopularityRecommender}
 
 SAMPLES = {
     IdIndexer: Sample(dict(inputCols=["user", "item"], outputCols=["u", "i"], handleInvalid="keep",
@@ -90,6 +93,7 @@ SAMPLES = {
     PerUserFolds: Sample(dict(numFolds=2, seed=7), "train"),
     ImplicitALS: Sample(dict(ALS_SMALL, alpha=2.0), "train"),
     UnseenItemRanker: Sample(dict(ALS_SMALL, rankCol="r", userBlockSize=2), "held", fit="train"),
+    PopularityRecommender: Sample(dict(weighting="sum", predictionCol="popularity"), "held", fit="train"),
     ROEMEvaluator: Sample(dict(tieRule="min"), "scored", metric="roem"),
     PrecisionAtKEvaluator: Sample(dict(k=2), "scored", metric="precisionAtK"),
     RankingMetricsEvaluator: Sample(dict(metricName="ndcgAtK", k=2, nanPredictions="drop"), "scored",

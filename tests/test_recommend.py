@@ -108,5 +108,5 @@ def test_bad_input(fitted, ratings):
         recommend_for_users(fitted, ["user_01"], rated=ratings.select("user"))
     with pytest.raises(ValueError, match=r"recommend_for_users: users is empty"):
         recommend_for_users(fitted, [], excludeRated=False)
-    with pytest.raises(ValueError, match=r"recommend_for_users: model must hold exactly one ALSModel or UnseenItemRankerModel, found 0"):
+    with pytest.raises(ValueError, match=r"recommend_for_users: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found 0"):
         recommend_for_users(Pipeline(stages=[IdIndexer(inputCol="user", outputCol="u")]).fit(ratings), ["user_01"])

@@ -104,7 +104,7 @@ def test_id_types_find_the_indexer_by_what_it_encodes(spark):
     als = als.fit(indexer.transform(df))
     assert id_types(PipelineModel(stages=[other, indexer, als])) == (LongType(), StringType())
     assert id_types(PipelineModel(stages=[als])) == (None, None)
-    with pytest.raises(ValueError, match=r"model must hold exactly one ALSModel or UnseenItemRankerModel, found 0"):
+    with pytest.raises(ValueError, match=r"model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found 0"):
         id_types(PipelineModel(stages=[indexer]))
 
 
