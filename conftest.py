@@ -38,6 +38,12 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "classic_only(reason): needs a classic SparkSession; skipped on the Spark Connect leg"
     )
+    config.addinivalue_line(
+        "markers",
+        "end_to_end: runs a command, an example or a job of its own from start to end (most start "
+        "Spark in another process); the main leg runs them on the newest PySpark, and the PySpark 3.5 "
+        "leg leaves them out (-m 'not end_to_end') to stay within CI's budget",
+    )
 
 
 def pytest_report_header(config):

@@ -28,10 +28,10 @@ DEMO_SHUFFLE_PARTITIONS = 4
 SIZES = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000),
-            "ranks": [4, 12], "maxIter": 8, "folds": 3, "blocks": 4},
+            "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4},
     True: {"explicit": dict(numUsers=60, numItems=200, numRatings=2_000),
            "implicit": dict(numUsers=50, numItems=100, numRatings=1_000),
-           "ranks": [2, 8], "maxIter": 3, "folds": 2, "blocks": 2},
+           "ranks": [2, 8], "alphas": [10.0], "maxIter": 3, "folds": 2, "blocks": 2},
 }
 
 
@@ -139,7 +139,7 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     filled = ZeroFiller().transform(plays).localCheckpoint()
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
-    result = tune(train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
+    result = tune(train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
                   maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="roem", k=10,
                   threshold=0.0, seed=seed, parallelism=parallelism, label="implicit", prepared=True,
                   protocol="zero-filled")
@@ -162,7 +162,7 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     # -- implicit, the field's protocol: rank all unseen items ---------------------------
     out("\n== implicit feedback: the field's protocol (each held-out item ranked among all the items "
         "its user did not play) ==")
-    result = tune(plays, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=[1.0, 10.0],
+    result = tune(plays, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
                   maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="precision", k=10,
                   seed=seed, parallelism=parallelism, label="full-catalogue", protocol="full-catalogue")
     out("cross-validated precision@10 per grid point (plays only, no zero-filled grid):")

@@ -40,6 +40,7 @@ def test_too_long_a_run_between_checkpoints_raises_before_fitting(spark, plays):
 
 
 @pytest.mark.classic_only("runs its own classic application without a checkpoint directory in a subprocess")
+@pytest.mark.end_to_end
 def test_without_a_checkpoint_directory():
     done = subprocess.run([sys.executable, CHECKPOINT_JOB], capture_output=True, text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("FACTS ")]
@@ -61,6 +62,7 @@ def test_without_a_checkpoint_directory():
 
 
 @pytest.mark.classic_only("runs the command in a process of its own, with a session it owns")
+@pytest.mark.end_to_end
 def test_the_command_line_owns_a_checkpoint_directory(tmp_path):
     """`spark-recs tune --max-iter 12` in a fresh process, whose session has no checkpoint
     directory until the command gives it one (without one, more than 10 iterations raise

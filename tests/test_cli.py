@@ -37,6 +37,7 @@ def test_stats_on_a_csv_with_column_mapping(capsys, plays_csv):
     assert stats["users"] == 40 and stats["rows"] > 700 and 0 < stats["sparsity"] < 1
 
 
+@pytest.mark.end_to_end
 def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     out_dir = str(tmp_path / "tuned")
     code, out, err = run(capsys, "tune", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
@@ -111,6 +112,7 @@ def test_module_entry_point_help():
         assert command in done.stdout
 
 
+@pytest.mark.end_to_end
 def test_demo_quick_prints_the_whole_workflow(capsys, spark_session, monkeypatch):
     import spark_recs.demo as demo
 
@@ -129,7 +131,7 @@ def test_demo_quick_prints_the_whole_workflow(capsys, spark_session, monkeypatch
                      "ndcgAtK@10", "demo finished in"):
         assert expected in out, expected
     assert "fit 5/5" in err  # progress: 2 grid points x 2 folds + the refit, per feedback kind
-    assert "[full-catalogue] fit 10/10" in err  # 4 grid points x 2 folds, the refit on train, on all
+    assert "[full-catalogue] fit 6/6" in err  # 2 grid points x 2 folds, the refit on train, on all
     titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
     assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
 
@@ -196,6 +198,7 @@ def run_remote(*argv):
 
 @needs_pyspark4
 @needs_grpc
+@pytest.mark.end_to_end
 def test_remote_runs_on_spark_connect(plays_csv):
     out, _err = run_remote("stats", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
                            "--rating-col", "count")
@@ -204,6 +207,7 @@ def test_remote_runs_on_spark_connect(plays_csv):
 
 @needs_pyspark4
 @needs_grpc
+@pytest.mark.end_to_end
 def test_demo_runs_on_spark_connect():
     # The whole workflow on Connect: its plans must stay within what Connect accepts (the
     # implicit part once went past the ~100-level message nesting limit)
@@ -214,6 +218,7 @@ def test_demo_runs_on_spark_connect():
 
 
 @pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")
+@pytest.mark.end_to_end
 def test_runs_under_spark_submit(plays_csv):
     import shutil
 

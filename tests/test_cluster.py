@@ -16,6 +16,7 @@ CLUSTER_JOB = os.path.join(os.path.dirname(__file__), "cluster_job.py")
 
 
 @pytest.mark.classic_only("runs its own classic application in a subprocess; the Connect leg would repeat it")
+@pytest.mark.end_to_end
 def test_pipeline_on_local_cluster_decodes_recommendations():
     done = subprocess.run(
         [sys.executable, CLUSTER_JOB, "local-cluster[2,1,1024]"],

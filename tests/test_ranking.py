@@ -10,6 +10,7 @@ from pyspark.ml import Model, Pipeline, PipelineModel
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.ml.tuning import CrossValidator, CrossValidatorModel, ParamGridBuilder
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
 from pyspark.testing import assertDataFrameEqual
 
 from spark_recs import (
@@ -119,23 +120,24 @@ def test_ranks_equal_the_full_matrix(spark, seed, blocks):
     assert sum(t > 1 for _, _, _, t, _ in got.values()) > 10  # the case has ties to break
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_every_metric_equals_the_zero_filled_table(spark, seed):
+def test_every_metric_equals_the_zero_filled_table(spark):
     """Rank mode on the held-out rows = rows mode on the zero-filled table of all candidates,
-    for each metric, tie rule and NaN rule."""
-    user_factors, item_factors, seen, held = random_case(seed)
+    for each metric, tie rule and NaN rule (on Spark Connect, the default rules: the other
+    rules run the same plans with other constants, and the classic leg checks them)."""
+    user_factors, item_factors, seen, held = random_case(0, users=40)
     ranked = ranker_of(spark, user_factors, item_factors, seen).transform(
         spark.createDataFrame(held, "user int, item int, rating double")).cache()
     table = zero_filled(spark, user_factors, item_factors, seen, held).cache()
-    for nan_rule in ("last", "drop"):
-        for tie_rule in ("average", "itemId"):
+    remote = is_remote()
+    for nan_rule in ("last",) if remote else ("last", "drop"):
+        for tie_rule in ("average",) if remote else ("average", "itemId"):
             for metric in METRICS:
                 for k in (1, 5) if metric in ("precisionAtK", "mrrAtK", "hitRateAtK") else (5,):
                     args = dict(metricName=metric, k=k, tieRule=tie_rule, nanPredictions=nan_rule)
                     rows_mode = RankingMetricsEvaluator(**args).evaluate(table)
                     rank_mode = RankingMetricsEvaluator(**args, rankCol="rank").evaluate(ranked)
                     assert rank_mode == pytest.approx(rows_mode, rel=1e-12, abs=1e-15), args
-        for tie_rule in ("average", "min"):
+        for tie_rule in ("average",) if remote else ("average", "min"):
             args = dict(tieRule=tie_rule, nanPredictions=nan_rule)
             assert ROEMEvaluator(**args, rankCol="rank").evaluate(ranked) == pytest.approx(
                 ROEMEvaluator(**args).evaluate(table), rel=1e-12), args
