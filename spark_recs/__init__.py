@@ -3,7 +3,7 @@
 Public classes are re-exported here. Their module paths are stored in saved models, so they
 stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
 ``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``,
-``spark_recs.ranking``, ``spark_recs.popularity``.
+``spark_recs.ranking``, ``spark_recs.popularity``, ``spark_recs.time_splits``.
 """
 
 from spark_recs._version import __version__
@@ -21,8 +21,15 @@ from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.popularity import PopularityModel, PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
-from spark_recs.top_n import recommend_for_users
 from spark_recs.recommendation import ImplicitALS
+from spark_recs.time_splits import (
+    UserFolds,
+    cold_user_split,
+    last_n_split_per_user,
+    time_ratio_split_per_user,
+    time_split,
+)
+from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
@@ -40,15 +47,20 @@ __all__ = [
     "ROEMEvaluator",
     "UnseenItemRanker",
     "UnseenItemRankerModel",
+    "UserFolds",
     "ZeroFiller",
+    "cold_user_split",
     "download_movielens",
     "interaction_stats",
+    "last_n_split_per_user",
     "load_interactions",
     "load_movielens",
     "load_movielens_100k",
     "load_taste_profile",
     "recommend_for_users",
     "synthetic_ratings",
+    "time_ratio_split_per_user",
+    "time_split",
     "train_test_split_per_user",
     "wide_to_long",
 ]

@@ -34,6 +34,7 @@ from spark_recs import (
     ROEMEvaluator,
     UnseenItemRanker,
     UnseenItemRankerModel,
+    UserFolds,
     ZeroFiller,
 )
 from tests.helpers import assert_same_stage, param_values
@@ -91,6 +92,7 @@ SAMPLES = {
     ZeroFiller: Sample(dict(strategy="sample", numZeros=2.0, numZerosMode="perUser", maxRows=1000), "train"),
     BinaryRater: Sample(dict(outputCol="liked", threshold=1.5), "train"),
     PerUserFolds: Sample(dict(numFolds=2, seed=7), "train"),
+    UserFolds: Sample(dict(numFolds=2, seed=7, foldCol="f"), "train"),
     ImplicitALS: Sample(dict(ALS_SMALL, alpha=2.0), "train"),
     UnseenItemRanker: Sample(dict(ALS_SMALL, rankCol="r", userBlockSize=2), "held", fit="train"),
     PopularityRecommender: Sample(dict(weighting="sum", predictionCol="popularity"), "held", fit="train"),
