@@ -10,9 +10,9 @@ from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.ml.recommendation import ALS, ALSModel, _ALSParams
+from pyspark.ml.recommendation import ALSModel, _ALSParams
 from pyspark.ml.util import DefaultParamsWriter, MLReadable, MLReader, MLWritable
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegralType
 

@@ -28,15 +28,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DataType
 
 from spark_recs import datasets
+from spark_recs._checkpoint import require_checkpointing
 from spark_recs._validation import column
 from spark_recs.binary import BinaryRater
 from spark_recs.evaluation import RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer
-from spark_recs.recommendation import ImplicitALS
-from spark_recs.top_n import als_and_indexer
-from spark_recs._checkpoint import require_checkpointing
 from spark_recs.popularity import PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
+from spark_recs.recommendation import ImplicitALS
+from spark_recs.top_n import als_and_indexer
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
