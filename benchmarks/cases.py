@@ -1,8 +1,9 @@
 """The benchmark cases: each times our stage ("ours") against the recipe people use today
 ("naive"), both forced to full evaluation, and says how to check that they agree."""
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.feature import StringIndexer
@@ -18,9 +19,12 @@ from spark_recs import (
     PrecisionAtKEvaluator,
     RankingMetricsEvaluator,
     ROEMEvaluator,
+    UnseenItemRankerModel,
     ZeroFiller,
 )
 from tests.reference import course_roem, spark_ranking_metric
+
+import datagen
 
 K = 10
 TOLERANCE = 1e-9
@@ -33,7 +37,8 @@ RANKING = {
     "map": "meanAveragePrecision",
 }
 
-ALL_CASES = ["roem", "roem_pairs", *RANKING, "zeros", "zeros_smj", "zeros_sample", "ids", "binarize", "implicit_cv"]
+ALL_CASES = ["roem", "roem_pairs", *RANKING, "zeros", "zeros_smj", "zeros_sample", "ids", "binarize", "implicit_cv",
+             "full_catalogue"]
 CV_SIZES = ("warmup", "XS", "S")  # implicit_cv runs at these sizes only (its target is set at S)
 
 
@@ -59,7 +64,8 @@ class Case:
     what: str
     # label -> callable; "ours" and "naive" always, extras ("scan", "ours_error") after them
     contestants: Dict[str, Callable[[], Optional[float]]]
-    compare_values: bool = False  # contestants return numbers that must agree
+    compare_values: bool = False  # contestants return numbers (or tuples of them) that must agree
+    tolerance: float = TOLERANCE  # how far apart those numbers may be
     conf: Dict[str, str] = field(default_factory=dict)  # Spark SQL conf set around the runs
     check: Optional[Callable[[], Dict[str, Any]]] = None  # untimed; returns {"ok": bool, ...}
     plans_of: List[str] = field(default_factory=list)  # labels whose final plans are recorded
@@ -204,7 +210,153 @@ def build(inp: Inputs) -> Dict[str, Case]:
             },
             check=lambda: _check_cv(grid_rows),
         )
+
+    held_out = HeldOut(observed)
+    cases["full_catalogue"] = Case(
+        "full_catalogue",
+        "P@10 + ROEM of a fitted implicit ALS, each held-out row ranked among all its user's unseen items: "
+        "UnseenItemRankerModel.fromFitted + transform + both evaluators in rank mode vs ZeroFiller grid "
+        "(less training pairs, held-out users only) + ALSModel.transform + both evaluators in rows mode",
+        {
+            "ours": lambda: full_catalogue_ours(held_out),
+            "naive": lambda: full_catalogue_naive(held_out),
+        },
+        compare_values=True,
+        tolerance=FULL_CATALOGUE_TOLERANCE,
+        check=lambda: _check_full_catalogue(held_out),
+    )
     return cases
+
+
+# -- full-catalogue evaluation (issue 12) -------------------------------------------------------
+
+HOLDOUT_FRACTION = 0.25
+_SPLIT_SEED = 12
+#: ALS scores with a float32 dot product, ours are float64 sums rounded to float32: a score can
+#: differ in its last bit, which can move a held-out row past a near-tie. The check reports the
+#: exact differences, and compares ours with rows mode on float64-summed predictions at 1e-9.
+FULL_CATALOGUE_TOLERANCE = 1e-4
+
+
+class HeldOut:
+    """The positives split per (user, item) pair: about 25% held out, the rest for training;
+    held-out rows of users or items without training rows are dropped (they would be cold).
+    Implicit ALS (rank 10, 5 iterations) is fitted on the training rows. All of it happens at
+    first use, untimed (the correctness check runs first), and is kept for the rounds."""
+
+    def __init__(self, observed: DataFrame) -> None:
+        self.observed = observed
+
+    @functools.cached_property
+    def _data(self) -> Tuple[DataFrame, DataFrame, DataFrame, Any]:
+        obs = self.observed
+        drawn = datagen.uniform(_SPLIT_SEED, 0, F.col("user"), F.col("item")) < F.lit(HOLDOUT_FRACTION)
+        train = obs.where(~drawn).localCheckpoint(eager=True)
+        held = (
+            obs.where(drawn)
+            .join(train.select("user").distinct(), "user", "left_semi")
+            .join(train.select("item").distinct(), "item", "left_semi")
+            .select("user", "item", "rating")
+            .localCheckpoint(eager=True)
+        )
+        positives = train.unionByName(held).localCheckpoint(eager=True)
+        als = ALS(userCol="user", itemCol="item", ratingCol="rating", implicitPrefs=True, rank=10, maxIter=5,
+                  regParam=0.1, alpha=1.0, seed=1)
+        return train, held, positives, als.fit(train)
+
+    @property
+    def train(self) -> DataFrame:
+        return self._data[0]
+
+    @property
+    def held(self) -> DataFrame:
+        return self._data[1]
+
+    @property
+    def positives(self) -> DataFrame:
+        return self._data[2]
+
+    @property
+    def model(self) -> Any:
+        return self._data[3]
+
+
+def p_at_10_and_roem(df: DataFrame, rank_mode: bool) -> Tuple[float, float]:
+    """Both metrics with their defaults (tieRule 'average'), in rank mode or rows mode."""
+    kw = {"rankCol": "rank"} if rank_mode else {}
+    return PrecisionAtKEvaluator(k=K, **kw).evaluate(df), ROEMEvaluator(**kw).evaluate(df)
+
+
+def full_catalogue_ours(h: HeldOut) -> Tuple[float, float]:
+    ranked = UnseenItemRankerModel.fromFitted(h.model, h.train).transform(h.held)
+    return p_at_10_and_roem(ranked, rank_mode=True)
+
+
+def zero_filled_candidates(h: HeldOut) -> DataFrame:
+    """The zero-filled table of each held-out user's candidates: ZeroFiller's users x items grid
+    of the positives, less the training pairs, for the users with held-out rows."""
+    grid = ZeroFiller().transform(h.positives)
+    return (
+        grid.join(h.train.select("user", "item"), ["user", "item"], "left_anti")
+        .join(h.held.select("user"), "user", "left_semi")
+    )
+
+
+def full_catalogue_naive(h: HeldOut) -> Tuple[float, float]:
+    return p_at_10_and_roem(h.model.transform(zero_filled_candidates(h)), rank_mode=False)
+
+
+def float64_scores(h: HeldOut, table: DataFrame) -> DataFrame:
+    """``table`` scored as UnseenItemRankerModel scores: float32 of the float64 sum of the
+    products of the factors (ALS sums in float32)."""
+    uf = h.model.userFactors.select(F.col("id").alias("user"), F.col("features").alias("u"))
+    vf = h.model.itemFactors.select(F.col("id").alias("item"), F.col("features").alias("v"))
+    products = F.zip_with("u", "v", lambda a, b: a.cast("double") * b.cast("double"))
+    dot = F.aggregate(products, F.lit(0.0), lambda acc, x: acc + x)
+    return table.join(uf, "user").join(vf, "item").withColumn("prediction", dot.cast("float")).drop("u", "v")
+
+
+def _check_full_catalogue(h: HeldOut) -> Dict[str, Any]:
+    ranker = UnseenItemRankerModel.fromFitted(h.model, h.train)
+    ranked = ranker.transform(h.held).localCheckpoint(eager=True)
+    ours = p_at_10_and_roem(ranked, rank_mode=True)
+    table = zero_filled_candidates(h).localCheckpoint(eager=True)
+    als = p_at_10_and_roem(h.model.transform(table), rank_mode=False)
+    exact = p_at_10_and_roem(float64_scores(h, table), rank_mode=False)
+    stats = ranked.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(F.col("rank").isNull(), 1)).alias("null_ranks"),
+        F.count_distinct("user").alias("users"),
+    ).first()
+    per_user = ranked.groupBy("user").agg(F.first("numCandidates").alias("c"))
+    candidates = per_user.agg(F.sum("c")).first()[0]
+    table_rows = table.count()
+    held_rows = h.held.count()
+    names = ("precisionAtK@10", "roem")
+    diff_als = [a - b for a, b in zip(ours, als)]
+    diff_exact = [a - b for a, b in zip(ours, exact)]
+    ok = (
+        stats["rows"] == held_rows
+        and stats["null_ranks"] == 0
+        and candidates == table_rows
+        and all(abs(d) <= TOLERANCE for d in diff_exact)
+        and all(abs(d) <= FULL_CATALOGUE_TOLERANCE for d in diff_als)
+    )
+    return {
+        "ok": ok,
+        "ours_rank_mode": dict(zip(names, ours)),
+        "zero_filled_als_transform": dict(zip(names, als)),
+        "zero_filled_float64_scores": dict(zip(names, exact)),
+        "ours_minus_als_transform": dict(zip(names, diff_als)),
+        "ours_minus_float64_scores": dict(zip(names, diff_exact)),
+        "held_out_rows": held_rows,
+        "ranked_rows": int(stats["rows"]),
+        "held_out_users": int(stats["users"]),
+        "training_rows": h.train.count(),
+        "zero_filled_rows": table_rows,
+        "sum_of_num_candidates": int(candidates),
+        "catalogue_items": ranker.numItems,
+    }
 
 
 class CourseROEM(Evaluator):

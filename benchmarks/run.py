@@ -96,7 +96,7 @@ def start_spark(args: argparse.Namespace) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.catalogImplementation", "in-memory")
     )
-    if args.master.startswith("local"):
+    if args.master.startswith("local") and args.driver_memory:  # None: Spark's default
         builder = builder.config("spark.driver.memory", args.driver_memory)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
@@ -242,11 +242,13 @@ def run_one(spark, meter: ShuffleMeter, group: str, fn) -> Dict[str, Any]:
     return record
 
 
-def values_agree(records: Dict[str, Dict[str, Any]]) -> Optional[bool]:
+def values_agree(records: Dict[str, Dict[str, Any]], tolerance: float = C.TOLERANCE) -> Optional[bool]:
+    """Whether ours and naive returned the same number, or the same tuple of numbers."""
     a, b = records.get("ours", {}).get("value"), records.get("naive", {}).get("value")
     if a is None or b is None:
         return False
-    return abs(a - b) <= C.TOLERANCE or (math.isnan(a) and math.isnan(b))
+    pairs = list(zip(a, b)) if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) else [(a, b)]
+    return all(abs(x - y) <= tolerance or (math.isnan(x) and math.isnan(y)) for x, y in pairs)
 
 
 _JOIN = re.compile(r"\b(BroadcastHashJoin|SortMergeJoin|ShuffledHashJoin|BroadcastNestedLoopJoin|CartesianProduct)\b")
@@ -267,7 +269,8 @@ def join_nodes(plans: List[str]) -> List[str]:
 
 def run_round(spark, meter, case: C.Case, label_prefix: str, r: int, record_plans: bool) -> Dict[str, Any]:
     labels = list(case.contestants)
-    primary = list(PRIMARY) if r % 2 == 0 else list(reversed(PRIMARY))
+    present = [lab for lab in PRIMARY if lab in labels]  # a case may have no naive contestant
+    primary = present if r % 2 == 0 else list(reversed(present))
     order = primary + [lab for lab in labels if lab not in PRIMARY]
     out: Dict[str, Any] = {"order": order, "runs": {}}
     with conf_scope(spark, case.conf):
@@ -278,7 +281,7 @@ def run_round(spark, meter, case: C.Case, label_prefix: str, r: int, record_plan
                 rec["final_plan_joins"] = join_nodes(meter.final_plans(group))
             out["runs"][label] = rec
     if case.compare_values:
-        out["values_agree"] = values_agree(out["runs"])
+        out["values_agree"] = values_agree(out["runs"], case.tolerance)
     return out
 
 
@@ -293,7 +296,7 @@ def summarize(case: C.Case, rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
             "min_s": min(times),
             "max_s": max(times),
         }
-        if label != "naive":
+        if label != "naive" and "naive" in labels:
             ratios = [rd["runs"][label]["seconds"] / rd["runs"]["naive"]["seconds"] for rd in rounds]
             s["ratio_to_naive"] = ratios
             s["median_ratio_to_naive"] = statistics.median(ratios)
@@ -316,6 +319,37 @@ def summarize(case: C.Case, rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     return summary
 
 
+def case_result(case: C.Case, rds: List[Dict[str, Any]], check: Optional[Dict[str, Any]], where: str,
+                failures: List[str]) -> Dict[str, Any]:
+    """A case's report: its rounds, their summary and its check; what failed goes to ``failures``."""
+    res: Dict[str, Any] = {
+        "what": case.what,
+        "labels": list(case.contestants),
+        "conf": case.conf,
+        "rounds": rds,
+        "summary": summarize(case, rds),
+    }
+    if check is not None:
+        res["check"] = check
+        if not check.get("ok"):
+            failures.append(f"{where}: check {check}")
+    if case.compare_values:
+        agree = all(rd.get("values_agree") for rd in rds)
+        res["values_agree"] = agree
+        res["values"] = {lab: [rd["runs"][lab]["value"] for rd in rds] for lab in PRIMARY}
+        if not agree:
+            failures.append(f"{where}: ours {res['values']['ours']} != naive {res['values']['naive']}")
+    errors = {lab: s["errors"] for lab, s in res["summary"].items() if isinstance(s, dict) and s.get("errors")}
+    if errors:
+        failures.append(f"{where}: errors {errors}")
+    for rd in rds:
+        joins = rd["runs"].get("naive", {}).get("final_plan_joins")
+        if joins:
+            res["naive_final_plan_joins"] = joins
+            break
+    return res
+
+
 # -- output -------------------------------------------------------------------------------------
 
 
@@ -336,6 +370,11 @@ def print_size(name: str, meta: Dict[str, Any], results: Dict[str, Any]) -> None
         f"({100 * meta['density']:.2f}%), grid {meta['grid_rows']:,} rows, "
         f"{meta['tied_prediction_rows']:,} tied predictions; generated in {meta['generate_seconds']:.1f} s"
     )
+    print_cases(results)
+
+
+def print_cases(results: Dict[str, Any]) -> None:
+    """The table of one size: a block of lines per case, then its notes."""
     header = f"{'case':<15}{'run':<11}{'median s':>9}{'min':>8}{'max':>8}   {'ratio vs naive per round':<26}{'median':>7}{'shuffle':>11}{'jobs':>5}{'in jobs':>8}"
     print(header)
     print("-" * len(header))
@@ -364,6 +403,15 @@ def print_size(name: str, meta: Dict[str, Any], results: Dict[str, Any]) -> None
         if case_name == "zeros_sample" and check:
             notes.append(f"rows {check.get('rows'):,} = {check.get('rows_per_positive', 0):.2f} x positives "
                          f"(grid {check.get('grid_rows'):,}; naive sample {check.get('naive_rows'):,})")
+        if case_name == "full_catalogue" and check and "ours_minus_als_transform" in check:
+            diffs = "; ".join(
+                f"{m} ours {check['ours_rank_mode'][m]:.6g}, ours - ALS.transform route "
+                f"{check['ours_minus_als_transform'][m]:.2g}, ours - float64-scored route "
+                f"{check['ours_minus_float64_scores'][m]:.2g}"
+                for m in check["ours_rank_mode"]
+            )
+            notes.append(f"{check['held_out_rows']:,} held-out rows of {check['held_out_users']:,} users, "
+                         f"zero-filled table {check['zero_filled_rows']:,} rows; {diffs}")
         if case_name == "implicit_cv" and check and "ours_best" in check:
             same = "same" if check["ours_best"] == check["naive_best"] else "DIFFERENT"
             notes.append(f"{same} best params {check['ours_best']}; avg metrics differ by up to "
@@ -462,33 +510,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"[{size_name}] round {r + 1}/{args.repeats} done in {time.perf_counter() - t:.1f} s", flush=True)
 
             for case in selected:
-                rds = rounds[case.name]
-                res: Dict[str, Any] = {
-                    "what": case.what,
-                    "labels": list(case.contestants),
-                    "conf": case.conf,
-                    "rounds": rds,
-                    "summary": summarize(case, rds),
-                }
-                if case.name in checks:
-                    res["check"] = checks[case.name]
-                    if not checks[case.name].get("ok"):
-                        failures.append(f"{size_name}/{case.name}: check {checks[case.name]}")
-                if case.compare_values:
-                    agree = all(rd.get("values_agree") for rd in rds)
-                    res["values_agree"] = agree
-                    res["values"] = {lab: [rd["runs"][lab]["value"] for rd in rds] for lab in PRIMARY}
-                    if not agree:
-                        failures.append(f"{size_name}/{case.name}: ours {res['values']['ours']} != naive {res['values']['naive']}")
-                errors = {lab: s["errors"] for lab, s in res["summary"].items() if isinstance(s, dict) and s.get("errors")}
-                if errors:
-                    failures.append(f"{size_name}/{case.name}: errors {errors}")
-                for rd in rds:
-                    joins = rd["runs"].get("naive", {}).get("final_plan_joins")
-                    if joins:
-                        res["naive_final_plan_joins"] = joins
-                        break
-                size_report["cases"][case.name] = res
+                size_report["cases"][case.name] = case_result(case, rounds[case.name], checks.get(case.name),
+                                                              f"{size_name}/{case.name}", failures)
             report["sizes"][size_name] = size_report
             print_size(size_name, meta, size_report["cases"])
             del inputs, all_cases, selected
