@@ -342,7 +342,7 @@ class UserFolds(Transformer, HasUserCol, HasSeed, ParamsReadable, ParamsWritable
     >>> from spark_recs.time_splits import UserFolds
     >>> df = spark.createDataFrame([("a", 1), ("a", 2), ("b", 1)], ["user", "item"])
     >>> folded = UserFolds(numFolds=2, seed=1).transform(df)
-    >>> folded.groupBy("user").agg(F.countDistinct("fold").alias("n")).where("n > 1").count()
+    >>> folded.groupBy("user").agg(F.count_distinct("fold").alias("n")).where("n > 1").count()
     0
     """
 

@@ -33,6 +33,7 @@ from spark_recs import (
     UnseenItemRankerModel,
     UserFolds,
     ZeroFiller,
+    beyond_accuracy_metrics,
     cold_user_split,
     interaction_stats,
     last_n_split_per_user,
@@ -342,6 +343,11 @@ CASES = [
                  Raises(ValueError, "cold_user_split", "testFraction", "user", r"must be in \[0, 1\)"), id="cold-user-fraction"),
     pytest.param(lambda c: UserFolds(numFolds=1).transform(c.df([("u", "a", 1.0)])),
                  Raises(ValueError, "UserFolds", "numFolds", "user", "must be >= 2"), id="user-folds-one-fold"),
+    # -- beyond-accuracy metrics ----------------------------------------------------------------
+    pytest.param(lambda c: beyond_accuracy_metrics(c.df([("u", "a", 1.0)]).withColumn("rank", F.lit(1)),
+                                                   c.df([("u", "b", 1.0)]), k=3),
+                 Raises(ValueError, "beyond_accuracy_metrics", "itemCol", "item", r"\['a'\] .*not in train"),
+                 id="beyond-accuracy-item-not-in-train"),
     # -- recommend_for_users --------------------------------------------------------------------
     pytest.param(lambda c: recommend_for_users(c.pipeline, ["jane"], n=0, rated=c.plays),
                  Raises(ValueError, "recommend_for_users", "n", "user", "must be >= 1, found 0"), id="recommend-n-0"),
