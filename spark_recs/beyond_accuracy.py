@@ -57,11 +57,12 @@ def beyond_accuracy_metrics(
           (2j - n - 1) x(j), divided by n * sum x; in [0, 1 - 1/n]: 0 when every item is
           recommended equally often, near 1 when a few take all exposure. Items never
           recommended count with x = 0 (Gini index of item exposure as in Fleder & Hosanagar
-          2009 and LensKit's ``gini``; RePlay's ``Surprisal`` and Recommenders'
-          ``distributional_coverage`` measure the same skew by entropy instead).
-        - ``novelty``: the mean over L of -log2(pop(i) / U), in bits (mean self-information;
-          Zhou et al. 2010, Recommenders' ``novelty``, which weights items by how often they
-          are recommended, the same mean).
+          2009; Recommenders' ``distributional_coverage`` measures the same skew by entropy
+          instead).
+        - ``novelty``: the mean over L of -log2(pop(i) / U), in bits: mean self-information
+          under the discovery model (the chance that a random training user knows the item;
+          Zhou et al. 2010, Castells et al. 2011). Recommenders' ``novelty`` uses the choice
+          model, pop(i) / (all training interactions N), which adds log2(N / U) to ours.
         - ``averageRecommendedPopularity``: the mean over users of the mean pop(i) over
           L(u) (ARP, Abdollahpouri et al. 2019; ours counts users, not rating rows).
 

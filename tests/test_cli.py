@@ -199,6 +199,7 @@ def run_remote(*argv):
 @needs_pyspark4
 @needs_grpc
 @pytest.mark.end_to_end
+@pytest.mark.xdist_group("connect-server")  # both start a server on the default port
 def test_remote_runs_on_spark_connect(plays_csv):
     out, _err = run_remote("stats", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
                            "--rating-col", "count")
@@ -208,6 +209,7 @@ def test_remote_runs_on_spark_connect(plays_csv):
 @needs_pyspark4
 @needs_grpc
 @pytest.mark.end_to_end
+@pytest.mark.xdist_group("connect-server")  # both start a server on the default port
 def test_demo_runs_on_spark_connect():
     # The whole workflow on Connect: its plans must stay within what Connect accepts (the
     # implicit part once went past the ~100-level message nesting limit)
