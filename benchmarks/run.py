@@ -84,6 +84,9 @@ def start_spark(args: argparse.Namespace) -> SparkSession:
     if args.master.startswith("local") and ui:
         # the UI (and its REST API) listens on 127.0.0.1 only
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers run this interpreter (with its pandas and pyarrow), not whatever
+    # ``python3`` is first on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(args.master)
         .appName("spark-recs-benchmarks")
