@@ -158,6 +158,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from spark_recs.comparison import compare, write_compare_outputs
+
+    if not 0 < args.holdout < 1:
+        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
+    spark = _spark(args, "compare")
+    df = _load(spark, args).as_user_item_rating()
+    result = compare(
+        df, explicit=args.feedback == "explicit", ranks=_ints(args.ranks), regParams=_floats(args.reg_params),
+        alphas=_floats(args.alphas), maxIter=args.max_iter, folds=args.folds, holdout=args.holdout, seed=args.seed,
+        blocks=args.blocks, parallelism=args.parallelism,
+    )
+    print(result.table())
+    if args.out:
+        for path in write_compare_outputs(args.out, result):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from pyspark.ml import PipelineModel
     from pyspark.sql.types import IntegralType
@@ -277,6 +296,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="full-catalogue: each user's share of interactions held out for the final scores")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(run=cmd_tune)
+
+    p = sub.add_parser("compare", parents=[common, data],
+                       help="most-popular, the explicit ALS recipe and tuned implicit ALS on one holdout")
+    p.add_argument("--ranks", default="16,32")
+    p.add_argument("--reg-params", default="0.1,1.0")
+    p.add_argument("--alphas", default="1,10")
+    p.add_argument("--max-iter", type=int, default=10)
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--blocks", type=int, default=4)
+    p.add_argument("--holdout", type=float, default=0.25, help="each user's share of pairs held out")
+    p.add_argument("--out", help="a directory for compare.json and compare.png")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("recommend", parents=[common], help="top-N items for named users")
     p.add_argument("--model", required=True, help="a tune output directory or a saved PipelineModel")

@@ -420,12 +420,14 @@ def positives(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame
 
 def evaluate_holdout(model: Any, test: DataFrame) -> Dict[str, float]:
     """The full-catalogue metrics of a ranker on held-out rows: :py:data:`HOLDOUT_METRICS` and
-    ROEM, each from one job over the ranked held-out rows (cached while they are read)."""
+    ROEM, each from one job over the ranked held-out rows (cached while they are read). The
+    evaluators read the model's userCol and itemCol."""
+    cols = dict(userCol=model.getUserCol(), itemCol=model.getItemCol(), rankCol="rank")
     ranked = model.transform(test).cache()
     try:
-        values = {name: RankingMetricsEvaluator(rankCol="rank", **args).evaluate(ranked)
+        values = {name: RankingMetricsEvaluator(**cols, **args).evaluate(ranked)
                   for name, args in HOLDOUT_METRICS.items()}
-        values["roem"] = ROEMEvaluator(rankCol="rank").evaluate(ranked)
+        values["roem"] = ROEMEvaluator(**cols).evaluate(ranked)
     finally:
         ranked.unpersist()
     return values
