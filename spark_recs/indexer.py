@@ -628,8 +628,8 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             key, target = f"__spark_recs_key_{i}", f"__spark_recs_value_{i}"
             result = result.join(self._lookup(dataset, i, key, target, by_value=False), col(name) == F.col(key), "left")
             result = result.drop(key)
-        for arr, fieldName, i in nested:
-            result = self._decodeNested(result, arr, fieldName, i, ins[i])
+        for arr, field_name, i in nested:
+            result = self._decodeNested(result, arr, field_name, i, ins[i])
         select = []
         for c in dataset.columns:
             hit = [i for n, i in scalars if n == c]
@@ -643,10 +643,10 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         for n, (name, i) in enumerate(scalars):
             exprs += [F.min(col(name)).alias(f"lo{n}"), F.max(col(name)).alias(f"hi{n}")]
             checks.append((f"lo{n}", f"hi{n}", f"'{name}'", i))
-        for n, (arr, fieldName, i) in enumerate(nested):
-            values = F.transform(col(arr), lambda x: x[fieldName])
+        for n, (arr, field_name, i) in enumerate(nested):
+            values = F.transform(col(arr), lambda x: x[field_name])
             exprs += [F.min(F.array_min(values)).alias(f"nlo{n}"), F.max(F.array_max(values)).alias(f"nhi{n}")]
-            checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{fieldName}'", i))
+            checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{field_name}'", i))
         row = dataset.agg(*exprs).first()
         for lo, hi, what, i in checks:
             if row[lo] is not None and (row[lo] < 0 or row[hi] > self._sizes[i]):
@@ -655,7 +655,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
                     f"found min {row[lo]}, max {row[hi]}"
                 )
 
-    def _decodeNested(self, dataset: DataFrame, arr: str, fieldName: str, i: int, newName: str) -> DataFrame:
+    def _decodeNested(self, dataset: DataFrame, arr: str, field_name: str, i: int, new_name: str) -> DataFrame:
         """Decode one field of an array of structs: explode, join, collect back in order.
 
         Other columns ride along through the aggregation (``first``), so the input is read once
@@ -675,11 +675,11 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             F.posexplode_outer(col(arr)).alias(pos, elem),
         )
         joined = exploded.join(
-            self._lookup(dataset, i, key, target, by_value=False), F.col(elem)[fieldName] == F.col(key), "left"
+            self._lookup(dataset, i, key, target, by_value=False), F.col(elem)[field_name] == F.col(key), "left"
         )
         rebuilt = F.struct(
             *[
-                (F.col(target).alias(newName) if f.name == fieldName else F.col(elem)[f.name].alias(f.name))
+                (F.col(target).alias(new_name) if f.name == field_name else F.col(elem)[f.name].alias(f.name))
                 for f in elem_type.fields
             ]
         )
