@@ -190,7 +190,10 @@ def top_in_blocks(n: int):  # type: ignore[no-untyped-def]
                     continue
                 # NaN (seen) last; among equal scores the smaller item first (items ascend)
                 key = np.where(np.isnan(s), np.inf, -s)
-                part = np.argpartition(key, k - 1, axis=1)[:, :k] if k < len(items) else np.tile(np.arange(len(items)), (len(users), 1))
+                if k < len(items):
+                    part = np.argpartition(key, k - 1, axis=1)[:, :k]
+                else:
+                    part = np.tile(np.arange(len(items)), (len(users), 1))
                 # argpartition does not keep ties by item: widen to every item tied with the k-th
                 kth = np.take_along_axis(key, part, 1).max(1)
                 rows, cols = np.nonzero(key <= kth[:, None])

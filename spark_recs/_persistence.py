@@ -116,9 +116,10 @@ def set_params(instance: Params, metadata: Dict[str, Any], path: str) -> None:
     try:
         DefaultParamsReader.getAndSetParams(instance, metadata)
     except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(
             f"{type(instance).__name__}: the params saved in '{os.path.join(path, 'metadata')}' "
-            f"do not fit this release: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+            f"do not fit this release: {reason}"
         ) from None
     saved = {**metadata.get("defaultParamMap", {}), **metadata["paramMap"]}
     for name, value in getattr(instance, "_behaviourBefore", {}).items():
@@ -136,7 +137,9 @@ def read_data(cls: type, path: str, name: str, spark: SparkSession) -> DataFrame
         return data
     except AnalysisException as e:
         if spark_error_is(e, "PATH_NOT_FOUND"):
-            raise FileNotFoundError(f"{cls.__name__}: '{path}' is incomplete: '{where}' does not exist") from None
+            raise FileNotFoundError(
+                f"{cls.__name__}: '{path}' is incomplete: '{where}' does not exist"
+            ) from None
         raise
 
 

@@ -142,7 +142,9 @@ def average_precision(rel: Column, n_rel: Column, k: Optional[int] = None) -> Co
 
 def _first_group(rel: Column) -> Column:
     """The tie group of the best-ranked relevant rows: (h, t, m) of any of them."""
-    return F.array_min(F.transform(rel, lambda x: F.struct(x["h"].alias("h"), x["t"].alias("t"), x["m"].alias("m"))))
+    return F.array_min(
+        F.transform(rel, lambda x: F.struct(x["h"].alias("h"), x["t"].alias("t"), x["m"].alias("m")))
+    )
 
 
 def reciprocal_rank_at_k(rel: Column, k: int) -> Column:

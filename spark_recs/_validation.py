@@ -204,7 +204,9 @@ def check_interactions(stage: Any, dataset: DataFrame) -> None:
         raise empty_input(stage, *ids, ("ratingCol", rating))
     for k, (param, name) in enumerate(ids):
         if counts[f"null{k}"]:
-            raise ValueError(f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first")
+            raise ValueError(
+                f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first"
+            )
         if counts[f"bad{k}"]:
             raise ValueError(
                 f"{label}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
@@ -213,7 +215,8 @@ def check_interactions(stage: Any, dataset: DataFrame) -> None:
             )
     if counts["invalid"]:
         raise ValueError(
-            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); drop or fill them first"
+            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); "
+            "drop or fill them first"
         )
 
 

@@ -100,7 +100,9 @@ def beyond_accuracy_metrics(
     u, i = column(userCol), column(itemCol)
     top = recommendations.where(column(rankCol) <= F.lit(int(k))).select(u.alias("u"), i.alias("i"))
     popularity = train.groupBy(i.alias("i")).agg(F.count_distinct(u).alias("pop"))
-    outside = [r[0] for r in top.join(popularity, "i", "left_anti").select("i").distinct().limit(10).collect()]
+    outside = [
+        r[0] for r in top.join(popularity, "i", "left_anti").select("i").distinct().limit(10).collect()
+    ]
     if outside:
         raise ValueError(f"{_NAME}: recommended items {outside} of itemCol '{itemCol}' are not in train: "
                          "pass the interactions the model was fit on")
@@ -112,11 +114,17 @@ def beyond_accuracy_metrics(
         F.count_distinct("i").alias("covered"),
     )
     arp = scored.groupBy("u").agg(F.avg("pop").alias("p")).agg(F.avg("p").alias("arp"))
-    exposure = popularity.select("i").join(top.groupBy("i").agg(F.count(F.lit(1)).alias("x")), "i", "left").select(
-        F.coalesce(F.col("x"), F.lit(0)).cast("double").alias("x"))
+    exposure = (
+        popularity.select("i")
+        .join(top.groupBy("i").agg(F.count(F.lit(1)).alias("x")), "i", "left")
+        .select(F.coalesce(F.col("x"), F.lit(0)).cast("double").alias("x"))
+    )
     groups = exposure.groupBy("x").agg(F.count(F.lit(1)).cast("double").alias("m"))
-    below = F.coalesce(F.sum("m").over(Window.orderBy("x").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0.0))
-    # positions below+1 .. below+m share exposure x: their (2j - n - 1) add up to m (2 below + m + 1) - m (n + 1)
+    below = F.coalesce(
+        F.sum("m").over(Window.orderBy("x").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0.0)
+    )
+    # positions below+1 .. below+m share exposure x: their (2j - n - 1) add up to
+    # m (2 below + m + 1) - m (n + 1)
     gini_parts = groups.select("x", "m", below.alias("a")).agg(
         F.sum(F.col("m")).alias("n"),
         F.sum(F.col("m") * (2 * F.col("a") + F.col("m") + 1) * F.col("x")).alias("s1"),

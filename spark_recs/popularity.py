@@ -103,7 +103,9 @@ class _PopularityParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol):
         return self._set(predictionCol=value)
 
 
-class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.ParamsReadable, P.ParamsWritable):
+class PopularityRecommender(
+    Estimator["PopularityModel"], _PopularityParams, P.ParamsReadable, P.ParamsWritable
+):
     """The most-popular baseline: every user gets the items with the most interactions.
 
     Parameters
@@ -231,12 +233,17 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
         dt = V.require_type(self, "timestampCol", ts, dataset, V.is_time, "numeric, timestamp or date")
         nulls = dataset.where(column(ts).isNull()).count()
         if nulls:
-            raise ValueError(f"PopularityRecommender: timestampCol '{ts}' has {nulls} null time(s); drop or fill them first")
+            raise ValueError(
+                f"PopularityRecommender: timestampCol '{ts}' has {nulls} null time(s); "
+                "drop or fill them first"
+            )
         inside = F.lit(True)
         if self.isDefined(self.windowStart):
-            inside = inside & (column(ts) >= V.time_literal(self, "windowStart", self.getWindowStart(), ts, dt))
+            start = V.time_literal(self, "windowStart", self.getWindowStart(), ts, dt)
+            inside = inside & (column(ts) >= start)
         if self.isDefined(self.windowEnd):
-            inside = inside & (column(ts) < V.time_literal(self, "windowEnd", self.getWindowEnd(), ts, dt))
+            end = V.time_literal(self, "windowEnd", self.getWindowEnd(), ts, dt)
+            inside = inside & (column(ts) < end)
         return inside
 
 
@@ -282,8 +289,12 @@ class PopularityModel(Model, _PopularityParams, MLReadable["PopularityModel"], M
         item = self.getItemCol()
         V.require_type(self, "itemCol", item, dataset, V.is_numeric, "numeric")
         V.require_new_column(self, "predictionCol", self.getPredictionCol(), dataset)
-        scores = self._items.select(F.col("id").alias("__spark_recs_i"), F.col("features")[0].alias("__spark_recs_p"))
-        joined = dataset.join(F.broadcast(scores), column(item).cast("int") == F.col("__spark_recs_i"), "left")
+        scores = self._items.select(
+            F.col("id").alias("__spark_recs_i"), F.col("features")[0].alias("__spark_recs_p")
+        )
+        joined = dataset.join(
+            F.broadcast(scores), column(item).cast("int") == F.col("__spark_recs_i"), "left"
+        )
         prediction = F.coalesce(F.col("__spark_recs_p"), F.lit(float("nan")).cast("float"))
         return joined.select(*[column(c) for c in dataset.columns], prediction.alias(self.getPredictionCol()))
 

@@ -187,11 +187,18 @@ def recommend_for_users(
     if unknown:
         raise ValueError(f"{_NAME}: users {unknown} are not known to the model (userCol '{user_col}')")
     if excludeRated and rated is None and not isinstance(recommender, UnseenItemRankerModel):
-        raise ValueError(f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False")
-    ranker = _ranker(recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated)
+        raise ValueError(
+            f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False"
+        )
+    ranker = _ranker(
+        recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated
+    )
     recs = ranker.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), n)
-    flat = recs.select(column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")).select(
-        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid), F.col("rec.rating").alias("score"),
+    flat = recs.select(
+        column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")
+    ).select(
+        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid),
+        F.col("rec.rating").alias("score"),
     )
     flat = encoded.join(flat, uid).drop(uid)
     if item_vocab is not None:
@@ -209,7 +216,9 @@ def recommend_for_users(
     return result.orderBy(column(user_col), "rank")
 
 
-def _users_frame(spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]) -> DataFrame:
+def _users_frame(
+    spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]
+) -> DataFrame:
     """The requested users as a one-column DataFrame named like the user column."""
     if isinstance(users, DataFrame):
         if len(users.columns) != 1:
@@ -248,7 +257,9 @@ def _ranker(
         pairs = rated.select(column(user_col), column(item_col)).distinct()
         for col_name, idx_name, vocab in ((user_col, user_idx, user_vocab), (item_col, item_idx, item_vocab)):
             if vocab is not None:
-                pairs = pairs.join(vocab.select(F.col("value").alias(col_name), F.col("index").alias(idx_name)), col_name)
+                pairs = pairs.join(
+                    vocab.select(F.col("value").alias(col_name), F.col("index").alias(idx_name)), col_name
+                )
             else:
                 pairs = pairs.withColumn(idx_name, column(col_name))
         pairs = pairs.select(column(user_idx), column(item_idx))

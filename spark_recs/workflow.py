@@ -72,7 +72,9 @@ LOADERS = ["synthetic", "movielens", "movielens-100k", "taste-profile", "csv", "
 #: Metrics for explicit feedback only.
 EXPLICIT_METRICS = ("rmse", "mae")
 #: Short names of the ranking metrics, and the ``RankingMetricsEvaluator`` metricName of each.
-_RANKING = {"precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"}
+_RANKING = {
+    "precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"
+}
 _RANKING_NAMES = ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK")
 #: How :py:func:`tune` scores: each held-out item among all the items its user did not see
 #: (the field's protocol), or among the rows of a zero-filled table (the course's).
@@ -335,7 +337,8 @@ def metric_evaluator(feedback: str, metric: Optional[str] = None, k: int = 10) -
     >>> metric_evaluator("implicit", "rmse")
     Traceback (most recent call last):
         ...
-    ValueError: metric_evaluator: metric 'rmse' is for explicit feedback, found feedback 'implicit'; use roem...
+    ValueError: metric_evaluator: metric 'rmse' is for explicit feedback, found feedback 'implicit';
+    use roem...
     """
     metric = metric or ("rmse" if feedback == "explicit" else "roem")
     if metric not in METRICS:
@@ -550,19 +553,22 @@ def tune(
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
     protocol = protocol or ("zero-filled" if feedback == "explicit" else "full-catalogue")
     if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
-        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit feedback), "
-                         f"found {protocol!r} for feedback {feedback!r}")
+        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit "
+                         f"feedback), found {protocol!r} for feedback {feedback!r}")
     if folds < 2:
         raise ValueError(f"tune: folds must be >= 2, found {folds}")
     if not list(ranks) or not list(regParams) or (feedback != "explicit" and not list(alphas)):
-        raise ValueError("tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha")
+        raise ValueError(
+            "tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha"
+        )
     require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
     if protocol == "full-catalogue":
         return _tune_full_catalogue(
-            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, folds=folds,
-            evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed, parallelism=parallelism,
-            label=label, prepared=prepared, blocks=blocks, progressStream=progressStream, holdout=holdout,
+            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter,
+            folds=folds, evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed,
+            parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
+            progressStream=progressStream, holdout=holdout,
         )
     data = df if prepared else prepare(df, feedback, threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
@@ -597,13 +603,16 @@ def tune(
 
 
 def _tune_full_catalogue(
-    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
-    maxIter: int, folds: int, evaluator: Evaluator, metric_name: str, threshold: float, seed: int, parallelism: int,
-    label: str, prepared: bool, blocks: int, progressStream: Optional[TextIO], holdout: float,
+    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
+    alphas: Sequence[float], maxIter: int, folds: int, evaluator: Evaluator, metric_name: str,
+    threshold: float, seed: int, parallelism: int, label: str, prepared: bool, blocks: int,
+    progressStream: Optional[TextIO], holdout: float,
 ) -> TuneResult:
     """:py:func:`tune` under the full-catalogue protocol (see there)."""
     data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
-    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep").fit(data)
+    indexer = IdIndexer(
+        inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
+    ).fit(data)
     indexed = indexer.transform(data)
     cols = dict(userCol="user_idx", itemCol="item_idx")
     train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **cols)
@@ -611,13 +620,18 @@ def _tune_full_catalogue(
     test = test.localCheckpoint()
     ranker = UnseenItemRanker(**cols, ratingCol="rating", maxIter=maxIter, seed=seed, numUserBlocks=blocks,
                               numItemBlocks=blocks, implicitPrefs=True)
-    grid = ParamGridBuilder().addGrid(ranker.rank, list(ranks)).addGrid(ranker.regParam, list(regParams)).addGrid(
-        ranker.alpha, list(alphas)).build()
+    grid = (
+        ParamGridBuilder()
+        .addGrid(ranker.rank, list(ranks))
+        .addGrid(ranker.regParam, list(regParams))
+        .addGrid(ranker.alpha, list(alphas))
+        .build()
+    )
     ranked_evaluator = evaluator.copy({evaluator.rankCol: "rank"})
     progress = Progress(len(grid) * folds + 2, label, progressStream)
     cv = CrossValidator(
-        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=ranked_evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid,
+        evaluator=ranked_evaluator, numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
     )
     cv_model = cv.fit(train)  # its best point, refit on all of train
     points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
@@ -631,9 +645,9 @@ def _tune_full_catalogue(
     final = ranker.copy(grid[best_index]).fit(indexed)  # the best point on every interaction
     progress.tick("(refit on all interactions)")
     return TuneResult(
-        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name, best=points[best_index],
-        evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds,
-        protocol="full-catalogue", holdout=scores, baseline=baseline,
+        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name,
+        best=points[best_index], evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(),
+        feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
     )
 
 

@@ -82,7 +82,8 @@ def read_checked_csv(
             line = first[0].lstrip("\ufeff").rstrip("\r")
             if line != header:
                 raise ValueError(
-                    f"{func}: {what} '{path}' must start with the header line '{header}', found '{line[:200]}'"
+                    f"{func}: {what} '{path}' must start with the header line '{header}', "
+                    f"found '{line[:200]}'"
                 )
         checking = StructType(schema.fields + [StructField(CORRUPT, StringType())])
         raw = spark.read.csv(
@@ -91,7 +92,11 @@ def read_checked_csv(
         names = [f.name for f in schema.fields]
         required = names if required is None else list(required)
         # Every column is referenced, so the parser checks every field of every line.
-        aggs = [F.count(F.lit(1)).alias("rows"), F.count(F.col(CORRUPT)).alias("bad"), F.min(CORRUPT).alias("example")]
+        aggs = [
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.col(CORRUPT)).alias("bad"),
+            F.min(CORRUPT).alias("example"),
+        ]
         aggs += [F.count(column(n)).alias(f"n{k}") for k, n in enumerate(names)]
         aggs += [F.count(F.when(column(n) < 0, 1)).alias(f"neg{n}") for n in nonnegative]
         aggs += [F.min(column(n)).alias(f"min{n}") for n in nonnegative]

@@ -30,7 +30,11 @@ from spark_recs.datasets._reading import (
 __all__ = ["load_interactions", "load_taste_profile"]
 
 _TASTE = StructType(
-    [StructField("user", StringType()), StructField("song", StringType()), StructField("plays", IntegerType())]
+    [
+        StructField("user", StringType()),
+        StructField("song", StringType()),
+        StructField("plays", IntegerType()),
+    ]
 )
 
 
@@ -181,7 +185,8 @@ def load_interactions(
         if not isinstance(name, str) or not name:
             raise TypeError(f"{func}: {param} must be a column name, found {name!r}")
     require_distinct(func, "user, item and rating columns", [name for _, name in mapped])
-    if local_path(path) is not None and "*" not in path and "?" not in path and not os.path.exists(local_path(path)):
+    local = local_path(path)
+    if local is not None and "*" not in path and "?" not in path and not os.path.exists(local):
         raise not_found(func, "path", path)
     try:
         if fmt == "parquet":
@@ -193,7 +198,9 @@ def load_interactions(
         raise
 
 
-def _load_parquet_interactions(spark: SparkSession, func: str, path: str, mapped: List[Tuple[str, str]]) -> DataFrame:
+def _load_parquet_interactions(
+    spark: SparkSession, func: str, path: str, mapped: List[Tuple[str, str]]
+) -> DataFrame:
     try:
         df = spark.read.parquet(path)
     except AnalysisException:
@@ -209,7 +216,8 @@ def _load_parquet_interactions(spark: SparkSession, func: str, path: str, mapped
     rating_is_string = False
     if len(mapped) == 3:
         dt = require_type(
-            func, "rating", mapped[2][1], df, lambda t: is_numeric(t) or isinstance(t, StringType), "numeric or string"
+            func, "rating", mapped[2][1], df,
+            lambda t: is_numeric(t) or isinstance(t, StringType), "numeric or string",
         )
         rating_is_string = isinstance(dt, StringType)
     _check_interactions(func, f"'{path}'", df, mapped, rating_is_string)
@@ -231,7 +239,9 @@ def _load_csv_interactions(
             raise ValueError(f"{func}: {param} '{name}' not in [{', '.join(names)}] ({where})")
     schema = StructType([StructField(n, StringType()) for n in names])
     checking = StructType(schema.fields + [StructField(CORRUPT, StringType())])
-    raw = spark.read.csv(path, schema=checking, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, **options)
+    raw = spark.read.csv(
+        path, schema=checking, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, **options
+    )
     corrupt = (
         F.count(F.col(CORRUPT)).alias("bad"),
         F.min(CORRUPT).alias("example"),
@@ -285,7 +295,9 @@ def _check_interactions(
     for param, name in mapped:
         missing = rows - stats[f"n_{param}"]
         if missing:
-            raise ValueError(f"{func}: {param} column '{name}' is empty (null) in {missing} of {rows} rows of {where}")
+            raise ValueError(
+                f"{func}: {param} column '{name}' is empty (null) in {missing} of {rows} rows of {where}"
+            )
     if len(mapped) == 3 and rating_is_string and stats["nan"]:
         raise ValueError(
             f"{func}: rating column '{mapped[2][1]}' is not numeric in {stats['nan']} of {rows} rows "

@@ -19,7 +19,11 @@ _ML_RATINGS = StructType(
     ]
 )
 _ML_MOVIES = StructType(
-    [StructField("movieId", IntegerType()), StructField("title", StringType()), StructField("genres", StringType())]
+    [
+        StructField("movieId", IntegerType()),
+        StructField("title", StringType()),
+        StructField("genres", StringType()),
+    ]
 )
 _ML100K_ITEM = StructType(
     [
@@ -104,7 +108,8 @@ def load_movielens(spark: SparkSession, path: PathLike) -> Tuple[DataFrame, Data
         header="userId,movieId,rating,timestamp",
     )
     movies = read_checked_csv(
-        spark, func, "movies.csv", _join(path, "movies.csv"), _ML_MOVIES, sep=",", header="movieId,title,genres"
+        spark, func, "movies.csv", _join(path, "movies.csv"), _ML_MOVIES, sep=",",
+        header="movieId,title,genres",
     )
     return ratings, movies
 
@@ -163,9 +168,11 @@ def load_movielens_100k(spark: SparkSession, path: PathLike) -> Tuple[DataFrame,
     path = path_text(path, func)
     if local_path(path) and not os.path.isdir(local_path(path)):
         raise not_found(func, "directory", path)
-    ratings = read_checked_csv(spark, func, "u.data", _join(path, "u.data"), _ML_RATINGS, sep="\t", quoted=False)
+    ratings = read_checked_csv(
+        spark, func, "u.data", _join(path, "u.data"), _ML_RATINGS, sep="\t", quoted=False
+    )
     items = read_checked_csv(
-        spark, func, "u.item", _join(path, "u.item"), _ML100K_ITEM, sep="|", encoding="ISO-8859-1", quoted=False,
-        required=["movieId", "title"],
+        spark, func, "u.item", _join(path, "u.item"), _ML100K_ITEM, sep="|", encoding="ISO-8859-1",
+        quoted=False, required=["movieId", "title"],
     )
     return ratings, items.select("movieId", "title")
