@@ -17,13 +17,13 @@ from typing import Any, Dict, Type, TypeVar
 from pyspark.errors import AnalysisException
 from pyspark.ml import util as _util
 from pyspark.ml.param import Params
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable, MLReadable
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_recs._session import is_connect
 from spark_recs._validation import spark_error_is
 
-RL = TypeVar("RL")
+RL = TypeVar("RL", bound=MLReadable[Any])  # as pyspark.ml.util's RL
 
 #: What every metadata JSON of a saved stage holds.
 _METADATA_KEYS = ("class", "uid", "paramMap", "defaultParamMap", "sparkVersion")
@@ -114,7 +114,8 @@ def set_params(instance: Params, metadata: Dict[str, Any], path: str) -> None:
     """
     instance._resetUid(metadata["uid"])
     try:
-        DefaultParamsReader.getAndSetParams(instance, metadata)
+        # pyspark types the instance as an MLReadable; it uses it as the Params it is
+        DefaultParamsReader.getAndSetParams(instance, metadata)  # type: ignore[type-var]
     except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(

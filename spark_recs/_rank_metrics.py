@@ -18,7 +18,7 @@ expression below reduces to Spark's ``RankingMetrics`` definition. Derivations:
 """
 
 import math
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -46,7 +46,7 @@ def stats(h: Column, t: Column, rg: Column, m: Column) -> Column:
     )
 
 
-def _sum(rel: Column, term) -> Column:  # type: ignore[no-untyped-def]
+def _sum(rel: Column, term: Callable[[Column], Column]) -> Column:
     return F.aggregate(rel, F.lit(0.0), lambda acc, x: acc + term(x))
 
 

@@ -2,9 +2,9 @@
 novelty and average recommended popularity."""
 
 import math
-from typing import Dict
+from typing import Dict, cast
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
@@ -130,7 +130,8 @@ def beyond_accuracy_metrics(
         F.sum(F.col("m") * (2 * F.col("a") + F.col("m") + 1) * F.col("x")).alias("s1"),
         F.sum(F.col("m") * F.col("x")).alias("mx"),
     )
-    row = users.crossJoin(lists).crossJoin(arp).crossJoin(gini_parts).first()
+    # four aggregations without groups, one row each
+    row = cast(Row, users.crossJoin(lists).crossJoin(arp).crossJoin(gini_parts).first())
     if not row["rows"]:
         raise ValueError(f"{_NAME}: no recommendation with rankCol '{rankCol}' <= {k}")
     n, total = row["n"], row["mx"]

@@ -7,10 +7,10 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 
 import time
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Dict, Optional
+from typing import Any, Callable, ContextManager, Dict, Optional, cast
 
 from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from spark_recs._session import conf_scope
@@ -25,7 +25,7 @@ __all__ = ["run_demo"]
 
 DEMO_SHUFFLE_PARTITIONS = 4
 
-SIZES = {
+SIZES: Dict[bool, Dict[str, Any]] = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000),
             "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4},
@@ -125,7 +125,7 @@ def _run_demo(
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
     test_rmse = rmse.evaluate(result.model.transform(test))
     item_mean = train.groupBy("item").agg(F.avg("rating").alias("prediction"))
-    global_mean = train.agg(F.avg("rating")).first()[0]
+    global_mean = cast(Row, train.agg(F.avg("rating")).first())[0]
     baseline = test.join(item_mean, "item", "left").fillna({"prediction": global_mean})
     base_rmse = rmse.evaluate(baseline)
     out(f"held-out RMSE: ALS {test_rmse:.4f} vs item-mean baseline {base_rmse:.4f}")
@@ -180,13 +180,13 @@ def _run_demo(
             f"P@10={point[result.metric]:.4f}")
     out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, "
         f"alpha={result.best['alpha']}")
-    holdout, baseline = result.holdout or {}, result.baseline or {}
+    holdout, popular_scores = result.holdout or {}, result.baseline or {}
     out(f"{'held-out (25% of each user)':<28} {'ALS':>8} {'most-popular':>13}")
     for name in ("precisionAtK@10", "recallAtK@10", "ndcgAtK@10", "meanAveragePrecision", "roem"):
-        out(f"  {name:<26} {holdout[name]:>8.4f} {baseline[name]:>13.4f}")
+        out(f"  {name:<26} {holdout[name]:>8.4f} {popular_scores[name]:>13.4f}")
     out("(these rank every unseen item, so they are lower than the zero-filled figures above and "
         "comparable with published ones)")
-    figures["full_catalogue"] = {"best": result.best, "holdout": holdout, "baseline": baseline}
+    figures["full_catalogue"] = {"best": result.best, "holdout": holdout, "baseline": popular_scores}
     named = [r["user"] for r in plays.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (played items left out):")
     _top5(result.model, named, plays, songs)

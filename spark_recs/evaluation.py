@@ -16,13 +16,13 @@ nothing, scores what random ranking scores, never better. Rows mode takes rows a
 null predictions follow ``nanPredictions``.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType
 
@@ -443,7 +443,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         p = F.col(_P).cast("float") if isinstance(prediction_type, FloatType) else F.col(_P)
         rows = rows.withColumn(_P, p)
         if self.getMethod() == "sort":
-            totals = _roem_by_sorting(rows, average).agg(*_sums()).first().asDict()
+            totals = cast(Row, _roem_by_sorting(rows, average).agg(*_sums()).first()).asDict()
             self._raiseOnBadTotals(totals)
         else:
             totals = self._byPairs(rows, average)
@@ -476,7 +476,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             _U, "n", "rsum", "negative", "null_ratings", "null_ranks",
             _user_term(F.coalesce(F.col("weighted"), F.lit(0.0)), n).alias("term"),
         )
-        totals = per_user.agg(*_sums(), F.sum("null_ranks").alias("null_ranks")).first().asDict()
+        totals = cast(Row, per_user.agg(*_sums(), F.sum("null_ranks").alias("null_ranks")).first()).asDict()
         self._raiseOnBadTotals(totals)
         return totals
 
@@ -485,11 +485,11 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         per_user = _per_user(rows, average).persist()
         try:
             light = F.col("c") <= _PAIRS_MAX_RATED
-            totals = per_user.agg(
+            totals = cast(Row, per_user.agg(
                 *_sums(F.when(light, F.col("term"))),
                 F.sum(F.when(light, F.col("c"))).alias("light_rated"),
                 F.count(F.when(~light, 1)).alias("heavy_users"),
-            ).first().asDict()
+            ).first()).asDict()
             self._raiseOnBadTotals(totals)
             totals["numerator"] = totals["numerator"] or 0.0
             if (totals["light_rated"] or 0) <= _PAIRS_MAX_ROWS:
@@ -605,12 +605,12 @@ def _pairs_sum(rows: DataFrame, per_user: DataFrame, average: bool) -> float:
     beats = (p >= t) if average else (p > t)
     pairs = rows.where(~F.col(_NAN)).join(F.broadcast(side), (F.col(_U) == F.col("__bu")) & beats)
     weight = F.when(p == t, w / 2.0).otherwise(w) if average else w
-    return float(pairs.agg(F.sum(weight)).first()[0] or 0.0)
+    return float(cast(Row, pairs.agg(F.sum(weight)).first())[0] or 0.0)
 
 
 def _sorted_sum(rows: DataFrame, average: bool) -> float:
     """The users' whole ROEM terms by sorting, summed (see ``_roem_by_sorting``)."""
-    return float(_roem_by_sorting(rows, average).agg(F.sum("term")).first()[0] or 0.0)
+    return float(cast(Row, _roem_by_sorting(rows, average).agg(F.sum("term")).first())[0] or 0.0)
 
 
 def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:
@@ -731,7 +731,7 @@ class _RankingParams(_RowEvaluatorParams, HasK):
         value = _METRIC_EXPRESSIONS[metric](rel, n_rel, k)
         score = F.when(n_rel > 0, value).otherwise(F.lit(0.0))
         counted = n_rel > 0 if self.getNoRelevantUsers() == "exclude" else F.lit(True)
-        totals = per_user.agg(
+        totals = cast(Row, per_user.agg(
             F.avg(F.when(counted, score)).alias("value"),
             F.count(F.when(counted, 1)).alias("users"),
             F.sum("rows").alias("rows"),
@@ -739,7 +739,7 @@ class _RankingParams(_RowEvaluatorParams, HasK):
             F.sum("null_items").alias("null_items"),
             F.sum("null_ratings").alias("null_ratings"),
             F.sum("null_ranks").alias("null_ranks"),
-        ).first().asDict()
+        ).first()).asDict()
         self._raiseOnBadRows(totals, self.getItemCol())
         if not totals["users"]:
             raise ValueError(

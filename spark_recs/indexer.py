@@ -1,7 +1,7 @@
 """IdIndexer: dense integer ids that ALS accepts, learned from data, and back again."""
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
@@ -19,7 +19,7 @@ from pyspark.ml.util import (
     MLReader,
     MLWritable,
 )
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -537,7 +537,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             key, flag = f"__spark_recs_key_{i}", f"__spark_recs_seen_{i}"
             side = self._lookup(dataset, i, key, flag, by_value=True)
             probe = probe.join(side, F.col(f"__spark_recs_in_{i}") == F.col(key), "left").drop(key)
-        counts = probe.agg(
+        counts = cast(Row, probe.agg(
             *[
                 F.sum(F.when(F.col(f"__spark_recs_in_{i}").isNull(), 1).otherwise(0)).alias(f"n{i}")
                 for i in range(len(ins))
@@ -551,7 +551,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
                 ).alias(f"u{i}")
                 for i in range(len(ins))
             ],
-        ).first()
+        ).first())
         for i, name in enumerate(ins):
             nulls, unseen = counts[f"n{i}"] or 0, counts[f"u{i}"] or 0
             if not nulls and not unseen:
@@ -559,7 +559,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             values = probe.where(
                 F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull()
             ).select(F.col(f"__spark_recs_in_{i}").alias("v"))
-            stats = values.agg(F.count_distinct("v").alias("d")).first()
+            stats = cast(Row, values.agg(F.count_distinct("v").alias("d")).first())
             examples = [r["v"] for r in values.distinct().orderBy("v").limit(5).collect()]
             raise ValueError(
                 f"{V.stage_name(self)}: {self._inputParam()} '{name}' has {unseen} row(s) with "
@@ -661,7 +661,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
                 F.min(F.array_min(values)).alias(f"nlo{n}"), F.max(F.array_max(values)).alias(f"nhi{n}")
             ]
             checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{field_name}'", i))
-        row = dataset.agg(*exprs).first()
+        row = cast(Row, dataset.agg(*exprs).first())  # an aggregation without groups: one row
         for lo, hi, what, i in checks:
             if row[lo] is not None and (row[lo] < 0 or row[hi] > self._sizes[i]):
                 raise ValueError(
@@ -680,7 +680,8 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         row_id, pos, elem = "__spark_recs_row", "__spark_recs_pos", "__spark_recs_elem"
         key, target = f"__spark_recs_key_{i}", f"__spark_recs_nested_{i}"
         others = [c for c in dataset.columns if c != arr]
-        elem_type = dataset.schema[arr].dataType.elementType
+        # decode() took arr for an array of structs
+        elem_type = cast(StructType, cast(ArrayType, dataset.schema[arr].dataType).elementType)
         # the row id is taken before the explode, in its own projection
         exploded = dataset.select(
             F.monotonically_increasing_id().alias(row_id), *[col(c) for c in dataset.columns]
@@ -737,6 +738,8 @@ class IdIndexerModelWriter(P.ClearSave):
     """Writes an :py:class:`IdIndexerModel`: ``metadata/`` (JSON params, as Spark's
     ``DefaultParamsWriter`` writes them, plus vocabulary sizes) and ``data/vocabulary_<i>/``
     (Parquet: ``value``, ``index``, ``count``), one per input column. No pickle."""
+
+    instance: IdIndexerModel
 
     def __init__(self, instance: IdIndexerModel) -> None:
         super().__init__()

@@ -13,13 +13,13 @@ leave-last-out protocol all the same. :py:func:`cold_user_split` and :py:class:`
 hold whole users out, for cold-start evaluation.
 """
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType, TimestampType
 
@@ -140,7 +140,8 @@ def _quantile_cutoff(dataset: DataFrame, user: str, item: str, ts: str, dt: Data
     as_number = (
         F.col("t").cast("timestamp").cast("double") if isinstance(dt, DateType) else F.col("t").cast("double")
     )
-    value = first.select(as_number.alias("v")).agg(F.expr(f"percentile(v, {q!r})").alias("q")).first()["q"]
+    quantile = first.select(as_number.alias("v")).agg(F.expr(f"percentile(v, {q!r})").alias("q"))
+    value = cast(Row, quantile.first())["q"]  # an aggregation without groups: one row
     if isinstance(dt, TimestampType):
         return F.lit(value).cast("timestamp")
     if isinstance(dt, DateType):

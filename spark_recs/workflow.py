@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, TextIO, Tuple, cast
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
@@ -232,14 +232,14 @@ def load_data(
         loader = "parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv"
     if loader not in LOADERS:
         raise ValueError(f"load_data: loader must be one of {LOADERS}, found {loader!r}")
-    if loader != "synthetic" and not path:
-        raise ValueError(f"load_data: loader {loader!r} needs a path")
     if loader == "synthetic":
         kind = "explicit" if feedback == "explicit" else "implicit"
         ratings, items = datasets.synthetic_ratings(
             spark, numUsers=numUsers, numItems=numItems, numRatings=numRatings, kind=kind, seed=seed
         )
         return LoadedData(ratings, items, ("user", "item", "rating"))
+    if not path:
+        raise ValueError(f"load_data: loader {loader!r} needs a path")
     if loader == "movielens":
         ratings, movies = datasets.load_movielens(spark, path)
         return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
@@ -349,7 +349,8 @@ def metric_evaluator(feedback: str, metric: Optional[str] = None, k: int = 10) -
                 f"metric_evaluator: metric {metric!r} is for explicit feedback, found feedback {feedback!r}; "
                 "use roem or a ranking metric"
             )
-        return RegressionEvaluator(metricName=metric, labelCol="rating", predictionCol="prediction"), metric
+        explicit = cast(Literal["rmse", "mae"], metric)  # one of EXPLICIT_METRICS
+        return RegressionEvaluator(metricName=explicit, labelCol="rating", predictionCol="prediction"), metric
     if metric == "roem":
         return ROEMEvaluator(), metric
     name = _RANKING.get(metric, metric)
@@ -388,7 +389,7 @@ class TuneResult:
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
-HOLDOUT_METRICS = {
+HOLDOUT_METRICS: Dict[str, Dict[str, Any]] = {
     "precisionAtK@10": dict(metricName="precisionAtK", k=10),
     "recallAtK@10": dict(metricName="recallAtK", k=10),
     "ndcgAtK@10": dict(metricName="ndcgAtK", k=10),
@@ -578,8 +579,10 @@ def tune(
         inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
     ).fit(data)
     data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
-    common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-                  coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
+    common: Dict[str, Any] = dict(
+        userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
+        coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
+    )
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
     builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
     if feedback != "explicit":
@@ -594,7 +597,7 @@ def tune(
     points = []
     for params, value in zip(grid, cv_model.avgMetrics):
         points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = PipelineModel(stages=[indexer, *cv_model.bestModel.stages])
+    best = PipelineModel(stages=[indexer, *cast(PipelineModel, cv_model.bestModel).stages])
     data.unpersist()
     sign = 1 if evaluator.isLargerBetter() else -1
     chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
@@ -614,7 +617,7 @@ def _tune_full_catalogue(
         inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
     ).fit(data)
     indexed = indexer.transform(data)
-    cols = dict(userCol="user_idx", itemCol="item_idx")
+    cols: Dict[str, Any] = dict(userCol="user_idx", itemCol="item_idx")
     train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **cols)
     train = PerUserFolds(numFolds=folds, seed=seed, **cols).transform(train).localCheckpoint()
     test = test.localCheckpoint()
@@ -627,7 +630,7 @@ def _tune_full_catalogue(
         .addGrid(ranker.alpha, list(alphas))
         .build()
     )
-    ranked_evaluator = evaluator.copy({evaluator.rankCol: "rank"})
+    ranked_evaluator = evaluator.copy({evaluator.getParam("rankCol"): "rank"})
     progress = Progress(len(grid) * folds + 2, label, progressStream)
     cv = CrossValidator(
         estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid,
@@ -639,7 +642,7 @@ def _tune_full_catalogue(
     sign = 1 if evaluator.isLargerBetter() else -1
     best_index = max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)
     train = train.drop("fold")
-    scores = evaluate_holdout(cv_model.bestModel.stages[-1], test)
+    scores = evaluate_holdout(cast(PipelineModel, cv_model.bestModel).stages[-1], test)
     popular = UnseenItemRankerModel.fromFitted(PopularityRecommender(**cols).fit(train), train)
     baseline = evaluate_holdout(popular, test)
     final = ranker.copy(grid[best_index]).fit(indexed)  # the best point on every interaction
@@ -797,7 +800,7 @@ def plot_grid(out: str, result: TuneResult) -> Optional[str]:
               file=sys.stderr)
         return None
     metric = result.metric
-    lines: Dict[str, List[Tuple[int, float]]] = {}
+    lines: Dict[str, List[Tuple[float, float]]] = {}
     for point in result.grid:
         key = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("rank", metric))
         lines.setdefault(key, []).append((point["rank"], point[metric]))

@@ -2,10 +2,10 @@
 
 import os
 import re
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union, cast
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -100,7 +100,7 @@ def read_checked_csv(
         aggs += [F.count(column(n)).alias(f"n{k}") for k, n in enumerate(names)]
         aggs += [F.count(F.when(column(n) < 0, 1)).alias(f"neg{n}") for n in nonnegative]
         aggs += [F.min(column(n)).alias(f"min{n}") for n in nonnegative]
-        stats = raw.agg(*aggs).first()
+        stats = cast(Row, raw.agg(*aggs).first())  # an aggregation without groups: one row
     except AnalysisException as e:
         if is_path_not_found(e):
             raise not_found(func, what, path) from None

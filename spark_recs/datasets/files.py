@@ -1,10 +1,10 @@
 """Readers for the Echo Nest Taste Profile triplets and for any CSV or Parquet file of interactions."""
 
 import os
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
@@ -229,7 +229,7 @@ def _load_csv_interactions(
 ) -> DataFrame:
     if not isinstance(sep, str) or not sep:
         raise ValueError(f"{func}: sep must be a non-empty string, found {sep!r}")
-    options = {"sep": sep, "header": bool(header), "escape": '"'}
+    options: Dict[str, Any] = {"sep": sep, "header": bool(header), "escape": '"'}
     names = spark.read.csv(path, **options).columns  # reads the first line only
     if not names:
         raise ValueError(f"{func}: '{path}' is empty")
@@ -286,7 +286,7 @@ def _check_interactions(
         name = mapped[2][1]
         bad = column(name).isNotNull() & _rating_number(name).isNull()
         aggs += [F.count(F.when(bad, 1)).alias("nan"), F.min(F.when(bad, column(name))).alias("nan_example")]
-    stats = df.agg(*aggs).first()
+    stats = cast(Row, df.agg(*aggs).first())  # an aggregation without groups: one row
     rows = stats["rows"]
     if rows == 0:
         raise ValueError(f"{func}: {where} has no rows")

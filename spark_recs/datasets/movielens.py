@@ -101,7 +101,8 @@ def load_movielens(spark: SparkSession, path: PathLike) -> Tuple[DataFrame, Data
     """
     func = "load_movielens"
     path = path_text(path, func)
-    if local_path(path) and not os.path.isdir(local_path(path)):
+    local = local_path(path)
+    if local and not os.path.isdir(local):
         raise not_found(func, "directory", path)
     ratings = read_checked_csv(
         spark, func, "ratings.csv", _join(path, "ratings.csv"), _ML_RATINGS, sep=",",
@@ -166,7 +167,8 @@ def load_movielens_100k(spark: SparkSession, path: PathLike) -> Tuple[DataFrame,
     """
     func = "load_movielens_100k"
     path = path_text(path, func)
-    if local_path(path) and not os.path.isdir(local_path(path)):
+    local = local_path(path)
+    if local and not os.path.isdir(local):
         raise not_found(func, "directory", path)
     ratings = read_checked_csv(
         spark, func, "u.data", _join(path, "u.data"), _ML_RATINGS, sep="\t", quoted=False

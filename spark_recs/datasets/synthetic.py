@@ -2,10 +2,10 @@
 
 import hashlib
 import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import numpy as np
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from spark_recs._compat import array_position
@@ -474,7 +474,7 @@ def _cut(pairs: DataFrame, num_ratings: int, draws: int) -> Optional[Tuple[int, 
                 t = b * 64 + present[k - 1]
             else:
                 inside = pairs.where(bucket == F.lit(b)).agg(F.sort_array(F.collect_list("d")).alias("ds"))
-                t = int(inside.select(F.element_at("ds", k)).first()[0])
+                t = int(cast(Row, inside.select(F.element_at("ds", k)).first())[0])  # one row
             count = before + n
             mean = s1 / fixed / count
             sd = math.sqrt(max(s2 / fixed / count - mean * mean, 1e-12))
