@@ -4,7 +4,7 @@ that leave seen items out."""
 
 import math
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
@@ -158,7 +158,10 @@ def _inner_columns(model_or_estimator: Any) -> Tuple[str, str]:
     return model_or_estimator.getUserCol(), model_or_estimator.getItemCol()
 
 
-class UnseenItemRanker(
+# mypy's [misc] below: ALSSetters holds ALS's own setters, typed for ALS, where
+# _UnseenItemRankerParams' setColdStartStrategy and setPredictionCol are typed for this class;
+# both set the same param (ALSSetters' come first in the MRO).
+class UnseenItemRanker(  # type: ignore[misc]
     Estimator["UnseenItemRankerModel"], _ALSParams, ALSSetters, _UnseenItemRankerParams,
     P.ParamsReadable, P.ParamsWritable,
 ):
@@ -345,9 +348,16 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 
     def __init__(self) -> None:
         super().__init__()
-        self._model: Optional[Model] = None
+        # the inner model, duck-typed (see fromFitted), and the seen items of its fit data
+        self._model: Optional[Any] = None
         self._seen: Optional[DataFrame] = None
         self._numItems = 0
+
+    def _data(self) -> Tuple[Any, DataFrame]:
+        """The inner model and the seen items; a ValueError naming the stage when there are none."""
+        if self._model is None or self._seen is None:
+            raise ValueError(f"{V.stage_name(self)}: the model has no inner model (fit UnseenItemRanker)")
+        return self._model, self._seen
 
     @classmethod
     def _withData(cls, model: Model, seen: DataFrame, num_items: int) -> "UnseenItemRankerModel":
@@ -387,6 +397,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         for name in ("userFactors", "itemFactors"):
             if not hasattr(model, name):
                 raise ValueError(f"UnseenItemRankerModel: the model, a {type(model).__name__}, has no {name}")
+        factors: Any = model  # duck-typed: it has the factors, checked above
         user, item = _inner_columns(model)
         for param, name in (("userCol", user), ("itemCol", item)):
             V.require_type(
@@ -397,7 +408,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             V.require_type("UnseenItemRankerModel", "ratingCol", ratingCol, dataset, V.is_numeric, "numeric")
             rows = dataset.where(column(ratingCol) != 0)  # zeros are not interactions
         pairs = rows.select(column(user).cast("int").alias(_U), column(item).cast("int").alias(_I))
-        catalogue = model.itemFactors.select(F.col("id").alias(_I), F.lit(True).alias("known"))
+        catalogue = factors.itemFactors.select(F.col("id").alias(_I), F.lit(True).alias("known"))
         seen = (
             pairs.where(F.col(_U).isNotNull() & F.col(_I).isNotNull()).distinct()
             .join(catalogue, _I, "left")
@@ -409,26 +420,26 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             .withColumnRenamed(_U, "user")
             .localCheckpoint(eager=True)
         )
-        return cls._withData(model, seen, model.itemFactors.count())
+        return cls._withData(model, seen, factors.itemFactors.count())
 
     @property
     def model(self) -> Model:
         """The fitted inner model (an ``ALSModel``, for ALS and ImplicitALS)."""
-        return self._model
+        return self._data()[0]
 
     def getUserCol(self) -> str:
         """The inner model's userCol: the held-out rows' user ids."""
-        return self._model.getUserCol()
+        return self._data()[0].getUserCol()
 
     def getItemCol(self) -> str:
         """The inner model's itemCol: the held-out rows' item ids."""
-        return self._model.getItemCol()
+        return self._data()[0].getItemCol()
 
     @property
     def seenItems(self) -> DataFrame:
         """Per user of the fit data: ``user`` (int), ``items`` (array<int>, ascending: the
         items it had) and ``numSeen`` (int: how many of them are catalogue items)."""
-        return self._seen
+        return self._data()[1]
 
     @property
     def numItems(self) -> int:
@@ -446,14 +457,15 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         return self._set(userBlockSize=value)
 
     def _rank(self) -> int:
-        if hasattr(self._model, "rank"):
-            return int(self._model.rank)
-        return len(self._model.itemFactors.first()["features"])
+        model, _ = self._data()
+        if hasattr(model, "rank"):
+            return int(model.rank)
+        return len(model.itemFactors.first()["features"])
 
     def _itemBlocks(self, spark: Any) -> DataFrame:
         """The catalogue in blocks of at most itemBlockSize items (ITEM_BLOCK_SCHEMA)."""
         size = self.getItemBlockSize()
-        factors = self._model.itemFactors
+        factors = self._data()[0].itemFactors
         blocks = max(1, math.ceil(self._numItems / size))
         packed = factors.repartitionByRange(blocks, "id").mapInPandas(
             B.pack_items(self._rank(), size), B.ITEM_BLOCK_SCHEMA
@@ -472,9 +484,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 
     def _checkInput(self, dataset: DataFrame) -> Tuple[str, str]:
         self._checkParams()
-        if self._model is None:
-            raise ValueError(f"{V.stage_name(self)}: the model has no inner model (fit UnseenItemRanker)")
-        user, item = _inner_columns(self._model)
+        user, item = _inner_columns(self._data()[0])
         for param, name in (("userCol", user), ("itemCol", item)):
             V.require_type(self, param, name, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         for param, name in self._outputs():
@@ -488,9 +498,10 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         pairs = dataset.select(
             column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
         ).distinct()
-        items = self._model.itemFactors.select(F.col("id").alias(_I), F.col("features").alias("ivec"))
-        users = self._model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("uvec"))
-        seen = self._seen.select(
+        model, seen_items = self._data()
+        items = model.itemFactors.select(F.col("id").alias(_I), F.col("features").alias("ivec"))
+        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("uvec"))
+        seen = seen_items.select(
             F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"), F.col(_SEEN_COUNT).alias("nseen")
         )
         pairs = pairs.join(items, _I, "left").join(users, _U, "left").join(seen, _U, "left")
@@ -593,18 +604,20 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             user had in the fit data are left out (fewer than ``numItems`` only when the
             catalogue runs out).
         """
-        user, _ = _inner_columns(self._model)
-        return self.recommendForUserSubset(self._model.userFactors.select(F.col("id").alias(user)), numItems)
+        model, _ = self._data()
+        user, _ = _inner_columns(model)
+        return self.recommendForUserSubset(model.userFactors.select(F.col("id").alias(user)), numItems)
 
     def recommendForUserSubset(self, dataset: DataFrame, numItems: int) -> DataFrame:
         """Top ``numItems`` unseen items for the users of ``dataset`` (its userCol; users
         without factors get none), as :py:meth:`recommendForAllUsers`."""
-        user, item = _inner_columns(self._model)
+        model, seen_items = self._data()
+        user, item = _inner_columns(model)
         V.require_param(self, "numItems", numItems, numItems >= 1, "be >= 1", f"items per userCol '{user}'")
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
-        users = self._model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
-        seen = self._seen.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
+        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
+        seen = seen_items.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
         per_user = wanted.join(users, _U).join(seen, _U, "left").select(
             F.col(_U).alias("user"),
             "features",
@@ -649,7 +662,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 _DATA_FORMAT = 1
 
 
-def _inner_classes() -> Dict[str, type]:
+def _inner_classes() -> Dict[str, Type[MLReadable[Any]]]:
     """The fitted models a saved ranker may hold, by the class path their metadata records
     (Spark's own record their JVM class); loading never imports a class a file names."""
     return {
@@ -667,7 +680,7 @@ def _load_inner(stage: str, path: str, spark: Any) -> Any:
         name = json.loads(row[0])["class"] if row is not None else None
     except ValueError:
         name = None
-    cls = _inner_classes().get(name)
+    cls = _inner_classes().get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(
             f"{stage}: '{path}' holds a {name!r}, which a ranker cannot hold "
@@ -677,6 +690,8 @@ def _load_inner(stage: str, path: str, spark: Any) -> Any:
 
 
 class _RankerModelWriter(P.ClearSave):
+    instance: UnseenItemRankerModel
+
     def __init__(self, instance: UnseenItemRankerModel) -> None:
         super().__init__()
         self.instance = instance

@@ -25,7 +25,9 @@ _NAME = "recommend_for_users"
 RECOMMENDERS = (ALSModel, PopularityModel, UnseenItemRankerModel)
 
 
-def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSModel, Optional[IdIndexerModel]]:
+def als_and_indexer(
+    model: Union[PipelineModel, ALSModel, str],
+) -> Tuple[Union[ALSModel, PopularityModel, UnseenItemRankerModel], Optional[IdIndexerModel]]:
     """The ALS model of a pipeline and the ``IdIndexerModel`` that encodes its ids, if any.
 
     The indexer is found by what it encodes, wherever it stands in the pipeline: the one whose
@@ -39,7 +41,7 @@ def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSMode
 
     Returns
     -------
-    tuple of (ALSModel, IdIndexerModel or None)
+    tuple of (ALSModel or another of :py:data:`RECOMMENDERS`, IdIndexerModel or None)
 
     Raises
     ------
@@ -77,7 +79,8 @@ def all_users(model: Union[PipelineModel, ALSModel, str]) -> DataFrame:
         As :py:func:`als_and_indexer`.
     """
     recommender, indexer = als_and_indexer(model)
-    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    # an ALSModel or PopularityModel: its ids and factors
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
     user_idx = inner.getUserCol()
     ids = inner.userFactors.select(F.col("id").alias("index"))
     if indexer is not None and user_idx in indexer.outputColumns:
@@ -246,7 +249,8 @@ def _ranker(
     original ids, encoded here) as the items to leave out; none when ``exclude`` is False."""
     if isinstance(recommender, UnseenItemRankerModel) and (rated is None and exclude):
         return recommender
-    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    # an ALSModel or PopularityModel: its ids and factors
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
     user_idx, item_idx = inner.getUserCol(), inner.getItemCol()
     spark = inner.userFactors.sparkSession
     if rated is None:
