@@ -15,7 +15,7 @@ can never disagree about a row ranking above itself. Candidates with exactly the
 float32 score are ties.
 """
 
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,11 @@ def _targets(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", u.astype(np.float64), v.astype(np.float64)).astype(np.float32)
 
 
-def pack_users(rank: int, block_size: int):  # type: ignore[no-untyped-def]
+#: What ``mapInPandas`` runs: pandas batches in, pandas batches out.
+BatchFunction = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
+
+
+def pack_users(rank: int, block_size: int) -> BatchFunction:
     """``mapInPandas`` function: rows (user, features, held: array<struct<item, features>>,
     seen: array<int>) -> user blocks of at most ``block_size`` users (USER_BLOCK_SCHEMA).
     A held-out item without factors is held with a zero vector (target 0, the score every
@@ -105,7 +109,7 @@ def _user_block(rows: pd.DataFrame, rank: int) -> pd.DataFrame:
     })
 
 
-def pack_items(rank: int, block_size: int):  # type: ignore[no-untyped-def]
+def pack_items(rank: int, block_size: int) -> BatchFunction:
     """``mapInPandas`` function: item factor rows (id, features) -> item blocks of at most
     ``block_size`` items, ascending by id (ITEM_BLOCK_SCHEMA)."""
 
@@ -177,7 +181,7 @@ def rank_in_blocks(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             })
 
 
-def top_in_blocks(n: int):  # type: ignore[no-untyped-def]
+def top_in_blocks(n: int) -> BatchFunction:
     """``mapInPandas`` function over (user block x item block) rows: each user's ``n`` best
     unseen items of the item block, by score descending, ties by item ascending (TOP_SCHEMA)."""
 
@@ -190,7 +194,10 @@ def top_in_blocks(n: int):  # type: ignore[no-untyped-def]
                     continue
                 # NaN (seen) last; among equal scores the smaller item first (items ascend)
                 key = np.where(np.isnan(s), np.inf, -s)
-                part = np.argpartition(key, k - 1, axis=1)[:, :k] if k < len(items) else np.tile(np.arange(len(items)), (len(users), 1))
+                if k < len(items):
+                    part = np.argpartition(key, k - 1, axis=1)[:, :k]
+                else:
+                    part = np.tile(np.arange(len(items)), (len(users), 1))
                 # argpartition does not keep ties by item: widen to every item tied with the k-th
                 kth = np.take_along_axis(key, part, 1).max(1)
                 rows, cols = np.nonzero(key <= kth[:, None])

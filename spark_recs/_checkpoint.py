@@ -5,8 +5,9 @@ ALS cuts its lineage by checkpointing every ``checkpointInterval`` iterations, b
 SparkContext has a checkpoint directory; without one the setting is silently ignored, the
 lineage grows with every iteration, and past a few more than 10 iterations a task dies while
 being deserialized with ``java.lang.StackOverflowError`` (reported for years; SPARK-5955 added
-checkpointInterval, and apache/spark#20759 documented that it is ignored without a directory). A library stage cannot give the session a directory without
-changing it for every other fit there (PySpark can set a checkpoint directory, never unset it),
+checkpointInterval, and apache/spark#20759 documented that it is ignored without a directory).
+A library stage cannot give the session a directory without changing it for every other fit
+there (PySpark can set a checkpoint directory, never unset it),
 so our stages raise a clear error instead; the command line, which owns its session, sets one.
 """
 
@@ -85,7 +86,9 @@ def own_checkpoint_dir(spark: Any) -> Optional[str]:
     if not str(spark.sparkContext.master).startswith("local"):
         return None
     root = (spark.conf.get("spark.local.dir", None) or "").split(",")[0] or None
-    path = tempfile.mkdtemp(prefix="spark-recs-checkpoints-", dir=root if root and os.path.isdir(root) else None)
+    path = tempfile.mkdtemp(
+        prefix="spark-recs-checkpoints-", dir=root if root and os.path.isdir(root) else None
+    )
     atexit.register(shutil.rmtree, path, True)
     spark.sparkContext.setCheckpointDir(path)
     return path

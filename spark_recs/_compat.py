@@ -40,7 +40,7 @@ def metadata_context(spark: SparkSession) -> Union[SparkSession, "SparkContext"]
     return spark if spark_version() >= (4, 0) else spark.sparkContext
 
 
-def error_condition(e: Exception) -> Optional[str]:
+def error_condition(e: BaseException) -> Optional[str]:
     """The error condition of a PySpark exception (``PATH_NOT_FOUND``, ...), ``None`` if it has
     none: ``getCondition()`` from pyspark 4.0 on, ``getErrorClass()`` (deprecated in 4.0) on 3.5.
     Asked of the exception itself, as classic and Spark Connect exceptions differ."""

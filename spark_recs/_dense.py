@@ -68,8 +68,8 @@ def dense_index(
         offsets.append(running)
         running += counts.get(part, 0)
     position = F.col(_MID).bitwiseAND(F.lit((1 << _POSITION_BITS) - 1))
-    part = F.shiftright(F.col(_MID), _POSITION_BITS).cast("int")
-    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]).cast("array<bigint>"), part + 1)
+    row_part = F.shiftright(F.col(_MID), _POSITION_BITS).cast("int")
+    offset = F.element_at(F.array(*[F.lit(o) for o in offsets]).cast("array<bigint>"), row_part + 1)
     frame = tagged.withColumn(INDEX, (offset + position).cast(index_type)).drop(_MID)
     return DenseIndex(frame=frame, size=size, totals=totals)
 

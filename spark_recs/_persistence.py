@@ -17,13 +17,13 @@ from typing import Any, Dict, Type, TypeVar
 from pyspark.errors import AnalysisException
 from pyspark.ml import util as _util
 from pyspark.ml.param import Params
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable, MLReadable
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_recs._session import is_connect
 from spark_recs._validation import spark_error_is
 
-RL = TypeVar("RL")
+RL = TypeVar("RL", bound=MLReadable[Any])  # as pyspark.ml.util's RL
 
 #: What every metadata JSON of a saved stage holds.
 _METADATA_KEYS = ("class", "uid", "paramMap", "defaultParamMap", "sparkVersion")
@@ -114,11 +114,13 @@ def set_params(instance: Params, metadata: Dict[str, Any], path: str) -> None:
     """
     instance._resetUid(metadata["uid"])
     try:
-        DefaultParamsReader.getAndSetParams(instance, metadata)
+        # pyspark types the instance as an MLReadable; it uses it as the Params it is
+        DefaultParamsReader.getAndSetParams(instance, metadata)  # type: ignore[type-var]
     except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(
             f"{type(instance).__name__}: the params saved in '{os.path.join(path, 'metadata')}' "
-            f"do not fit this release: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}"
+            f"do not fit this release: {reason}"
         ) from None
     saved = {**metadata.get("defaultParamMap", {}), **metadata["paramMap"]}
     for name, value in getattr(instance, "_behaviourBefore", {}).items():
@@ -136,7 +138,9 @@ def read_data(cls: type, path: str, name: str, spark: SparkSession) -> DataFrame
         return data
     except AnalysisException as e:
         if spark_error_is(e, "PATH_NOT_FOUND"):
-            raise FileNotFoundError(f"{cls.__name__}: '{path}' is incomplete: '{where}' does not exist") from None
+            raise FileNotFoundError(
+                f"{cls.__name__}: '{path}' is incomplete: '{where}' does not exist"
+            ) from None
         raise
 
 

@@ -18,7 +18,7 @@ expression below reduces to Spark's ``RankingMetrics`` definition. Derivations:
 """
 
 import math
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -46,7 +46,7 @@ def stats(h: Column, t: Column, rg: Column, m: Column) -> Column:
     )
 
 
-def _sum(rel: Column, term) -> Column:  # type: ignore[no-untyped-def]
+def _sum(rel: Column, term: Callable[[Column], Column]) -> Column:
     return F.aggregate(rel, F.lit(0.0), lambda acc, x: acc + term(x))
 
 
@@ -142,7 +142,9 @@ def average_precision(rel: Column, n_rel: Column, k: Optional[int] = None) -> Co
 
 def _first_group(rel: Column) -> Column:
     """The tie group of the best-ranked relevant rows: (h, t, m) of any of them."""
-    return F.array_min(F.transform(rel, lambda x: F.struct(x["h"].alias("h"), x["t"].alias("t"), x["m"].alias("m"))))
+    return F.array_min(
+        F.transform(rel, lambda x: F.struct(x["h"].alias("h"), x["t"].alias("t"), x["m"].alias("m")))
+    )
 
 
 def reciprocal_rank_at_k(rel: Column, k: int) -> Column:

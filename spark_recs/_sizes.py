@@ -9,7 +9,10 @@ __all__ = ["fits_broadcast"]
 def _parse_bytes(text: str) -> int:
     """Spark's byte-size strings ('10485760', '10MB', '10m', '-1') in bytes."""
     text = str(text).strip().lower()
-    units = {"b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30, "t": 2**40, "tb": 2**40}
+    units = {
+        "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30,
+        "t": 2**40, "tb": 2**40,
+    }
     for unit in sorted(units, key=len, reverse=True):
         if text.endswith(unit):
             return int(float(text[: -len(unit)]) * units[unit])

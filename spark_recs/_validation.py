@@ -7,9 +7,9 @@ only the schema and run no Spark job, except :py:func:`check_interactions` (one 
 
 import datetime
 import math
-from typing import Any, Callable, Iterable, Tuple
+from typing import Any, Callable, Iterable, Tuple, cast
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -199,12 +199,14 @@ def check_interactions(stage: Any, dataset: DataFrame) -> None:
         ]
     nulls, nans = null_nan_counts(column(rating), rating_type)
     aggs.append((nulls + nans).alias("invalid"))
-    counts = dataset.agg(*aggs).first()
+    counts = cast(Row, dataset.agg(*aggs).first())  # an aggregation without groups: one row
     if not counts["rows"]:
         raise empty_input(stage, *ids, ("ratingCol", rating))
     for k, (param, name) in enumerate(ids):
         if counts[f"null{k}"]:
-            raise ValueError(f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first")
+            raise ValueError(
+                f"{label}: {param} '{name}' has {counts[f'null{k}']} null id(s); drop them first"
+            )
         if counts[f"bad{k}"]:
             raise ValueError(
                 f"{label}: {param} '{name}' has {counts[f'bad{k}']} id(s) that are not integers in "
@@ -213,7 +215,8 @@ def check_interactions(stage: Any, dataset: DataFrame) -> None:
             )
     if counts["invalid"]:
         raise ValueError(
-            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); drop or fill them first"
+            f"{label}: ratingCol '{rating}' has {counts['invalid']} null or NaN value(s); "
+            "drop or fill them first"
         )
 
 

@@ -2,9 +2,9 @@
 novelty and average recommended popularity."""
 
 import math
-from typing import Dict
+from typing import Dict, cast
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
@@ -100,7 +100,9 @@ def beyond_accuracy_metrics(
     u, i = column(userCol), column(itemCol)
     top = recommendations.where(column(rankCol) <= F.lit(int(k))).select(u.alias("u"), i.alias("i"))
     popularity = train.groupBy(i.alias("i")).agg(F.count_distinct(u).alias("pop"))
-    outside = [r[0] for r in top.join(popularity, "i", "left_anti").select("i").distinct().limit(10).collect()]
+    outside = [
+        r[0] for r in top.join(popularity, "i", "left_anti").select("i").distinct().limit(10).collect()
+    ]
     if outside:
         raise ValueError(f"{_NAME}: recommended items {outside} of itemCol '{itemCol}' are not in train: "
                          "pass the interactions the model was fit on")
@@ -112,17 +114,24 @@ def beyond_accuracy_metrics(
         F.count_distinct("i").alias("covered"),
     )
     arp = scored.groupBy("u").agg(F.avg("pop").alias("p")).agg(F.avg("p").alias("arp"))
-    exposure = popularity.select("i").join(top.groupBy("i").agg(F.count(F.lit(1)).alias("x")), "i", "left").select(
-        F.coalesce(F.col("x"), F.lit(0)).cast("double").alias("x"))
+    exposure = (
+        popularity.select("i")
+        .join(top.groupBy("i").agg(F.count(F.lit(1)).alias("x")), "i", "left")
+        .select(F.coalesce(F.col("x"), F.lit(0)).cast("double").alias("x"))
+    )
     groups = exposure.groupBy("x").agg(F.count(F.lit(1)).cast("double").alias("m"))
-    below = F.coalesce(F.sum("m").over(Window.orderBy("x").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0.0))
-    # positions below+1 .. below+m share exposure x: their (2j - n - 1) add up to m (2 below + m + 1) - m (n + 1)
+    below = F.coalesce(
+        F.sum("m").over(Window.orderBy("x").rowsBetween(Window.unboundedPreceding, -1)), F.lit(0.0)
+    )
+    # positions below+1 .. below+m share exposure x: their (2j - n - 1) add up to
+    # m (2 below + m + 1) - m (n + 1)
     gini_parts = groups.select("x", "m", below.alias("a")).agg(
         F.sum(F.col("m")).alias("n"),
         F.sum(F.col("m") * (2 * F.col("a") + F.col("m") + 1) * F.col("x")).alias("s1"),
         F.sum(F.col("m") * F.col("x")).alias("mx"),
     )
-    row = users.crossJoin(lists).crossJoin(arp).crossJoin(gini_parts).first()
+    # four aggregations without groups, one row each
+    row = cast(Row, users.crossJoin(lists).crossJoin(arp).crossJoin(gini_parts).first())
     if not row["rows"]:
         raise ValueError(f"{_NAME}: no recommendation with rankCol '{rankCol}' <= {k}")
     n, total = row["n"], row["mx"]

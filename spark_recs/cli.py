@@ -15,7 +15,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, NoReturn, Optional, Sequence
 
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
@@ -42,7 +42,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -91,9 +91,9 @@ def _load(spark: Any, args: argparse.Namespace) -> LoadedData:
     if args.loader not in (None, "synthetic") and not args.input:
         raise UsageError(f"--loader {args.loader} needs --input PATH")
     return load_data(
-        spark, args.input, loader=args.loader, feedback=args.feedback, userCol=args.user_col, itemCol=args.item_col,
-        ratingCol=args.rating_col, sep=args.sep, numUsers=args.users, numItems=args.items, numRatings=args.ratings,
-        seed=args.seed,
+        spark, args.input, loader=args.loader, feedback=args.feedback,
+        userCol=args.user_col, itemCol=args.item_col, ratingCol=args.rating_col, sep=args.sep,
+        numUsers=args.users, numItems=args.items, numRatings=args.ratings, seed=args.seed,
     )
 
 
@@ -196,12 +196,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     rated = None
     rated_path = args.rated or found.rated
     if rated_path and not args.keep_rated:
-        rated = spark.read.parquet(rated_path) if os.path.isdir(rated_path) else spark.read.csv(rated_path, header=True)
+        if os.path.isdir(rated_path):
+            rated = spark.read.parquet(rated_path)
+        else:
+            rated = spark.read.csv(rated_path, header=True)
     elif not args.keep_rated:
         raise UsageError("no rated interactions found beside the model: pass --rated FILE or --keep-rated")
     titles = None
     if args.titles:
-        titles = spark.read.csv(args.titles, header=True) if args.titles.endswith(".csv") else spark.read.parquet(args.titles)
+        if args.titles.endswith(".csv"):
+            titles = spark.read.csv(args.titles, header=True)
+        else:
+            titles = spark.read.parquet(args.titles)
     elif found.items:
         titles = spark.read.parquet(found.items)
     user_type, item_type = id_types(model)
@@ -216,7 +222,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         if item_col not in titles.columns and args.title_item_col in titles.columns:
             titles = titles.withColumnRenamed(args.title_item_col, item_col)
         if args.title_col not in titles.columns or item_col not in titles.columns:
-            raise UsageError(f"--titles needs columns item (or --title-item-col) and {args.title_col}, found {titles.columns}")
+            raise UsageError(
+                f"--titles needs columns item (or --title-item-col) and {args.title_col}, "
+                f"found {titles.columns}"
+            )
         if item_type is not None:
             titles = titles.withColumn(item_col, titles[item_col].cast(item_type))
     recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
@@ -246,13 +255,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     from spark_recs import __version__
 
-    parser = _Parser(prog="spark-recs", description="Recommendation engines with Spark ALS: demo, stats, tune, recommend.")
+    parser = _Parser(
+        prog="spark-recs", description="Recommendation engines with Spark ALS: demo, stats, tune, recommend."
+    )
     parser.add_argument("--version", action="version", version=f"spark-recs {__version__}")
     common = _Parser(add_help=False)
     common.add_argument("--master", help="Spark master (default: Spark's, e.g. from spark-submit)")
-    common.add_argument("--remote", metavar="URL",
-                        help="run on Spark Connect: a server's sc://host:15002, or local[N] to start one here")
-    common.add_argument("--conf", action="append", metavar="KEY=VALUE", help="a Spark setting; repeat as needed")
+    common.add_argument(
+        "--remote", metavar="URL",
+        help="run on Spark Connect: a server's sc://host:15002, or local[N] to start one here",
+    )
+    common.add_argument(
+        "--conf", action="append", metavar="KEY=VALUE", help="a Spark setting; repeat as needed"
+    )
     common.add_argument("--log-level", default="ERROR", help="Spark log level (default ERROR)")
     common.add_argument("--seed", type=int, default=42)
     common.add_argument("--parallelism", type=int, default=2, help="models CrossValidator fits at once")
@@ -269,10 +284,12 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("demo", parents=[common], help="the whole workflow on the embedded data",
-                       description="The whole workflow on the embedded synthetic data. Its shuffles run in "
-                                   "4 partitions (the data are small) unless --conf spark.sql.shuffle.partitions=N "
-                                   "is given; the session's setting is put back at the end.")
+    p = sub.add_parser(
+        "demo", parents=[common], help="the whole workflow on the embedded data",
+        description="The whole workflow on the embedded synthetic data. Its shuffles run in "
+                    "4 partitions (the data are small) unless --conf spark.sql.shuffle.partitions=N "
+                    "is given; the session's setting is put back at the end.",
+    )
     p.add_argument("--quick", action="store_true", help="smaller data and grid (for CI)")
     p.set_defaults(run=cmd_demo)
 
@@ -285,7 +302,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--alphas", default="10", help="implicit/binary: confidence scales")
     p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--folds", type=int, default=3)
-    p.add_argument("--blocks", type=int, default=4, help="ALS numUserBlocks and numItemBlocks (Spark's default is 10)")
+    p.add_argument(
+        "--blocks", type=int, default=4, help="ALS numUserBlocks and numItemBlocks (Spark's default is 10)"
+    )
     p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
     p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
     p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")

@@ -7,10 +7,10 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 
 import time
 from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Dict, Optional
+from typing import Any, Callable, ContextManager, Dict, Optional, cast
 
 from pyspark.ml.evaluation import RegressionEvaluator
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from spark_recs._session import conf_scope
@@ -25,7 +25,7 @@ __all__ = ["run_demo"]
 
 DEMO_SHUFFLE_PARTITIONS = 4
 
-SIZES = {
+SIZES: Dict[bool, Dict[str, Any]] = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000),
             "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4},
@@ -37,7 +37,8 @@ SIZES = {
 
 def _stats(title: str, df: DataFrame, out: Callable[[str], None]) -> None:
     s = interaction_stats(df, userCol="user", itemCol="item", ratingCol="rating")
-    out(f"{title}: {s['rows']:,} rows, {s['users']:,} users, {s['items']:,} items, sparsity {s['sparsity']:.4f}")
+    out(f"{title}: {s['rows']:,} rows, {s['users']:,} users, {s['items']:,} items, "
+        f"sparsity {s['sparsity']:.4f}")
     out(f"  rows per user min/mean/max {s['rows_per_user']['min']}/{s['rows_per_user']['mean']:.1f}/"
         f"{s['rows_per_user']['max']}; rows per item {s['rows_per_item']['min']}/"
         f"{s['rows_per_item']['mean']:.1f}/{s['rows_per_item']['max']}; rating "
@@ -96,7 +97,9 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
         return _run_demo(spark, quick, seed, parallelism, out)
 
 
-def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callable[[str], None]) -> Dict[str, Any]:
+def _run_demo(
+    spark: Any, quick: bool, seed: int, parallelism: int, out: Callable[[str], None]
+) -> Dict[str, Any]:
     start = time.monotonic()
     size = SIZES[quick]
     figures: Dict[str, Any] = {}
@@ -122,7 +125,7 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
     test_rmse = rmse.evaluate(result.model.transform(test))
     item_mean = train.groupBy("item").agg(F.avg("rating").alias("prediction"))
-    global_mean = train.agg(F.avg("rating")).first()[0]
+    global_mean = cast(Row, train.agg(F.avg("rating")).first())[0]
     baseline = test.join(item_mean, "item", "left").fillna({"prediction": global_mean})
     base_rmse = rmse.evaluate(baseline)
     out(f"held-out RMSE: ALS {test_rmse:.4f} vs item-mean baseline {base_rmse:.4f}")
@@ -146,14 +149,20 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     out("cross-validated ROEM per grid point (lower is better; random is 0.5), each held-out row ranked "
         "among its user's rows of the zero-filled table:")
     for point in result.grid:
-        out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} ROEM={point['roem']:.4f}")
-    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, alpha={result.best['alpha']}")
+        out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} "
+            f"ROEM={point['roem']:.4f}")
+    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, "
+        f"alpha={result.best['alpha']}")
     predicted = result.model.transform(test)
     roem, p_at_10 = ROEMEvaluator(), PrecisionAtKEvaluator(k=10)
-    popularity = train.groupBy("item").agg(F.sum(F.when(F.col("rating") > 0, 1).otherwise(0)).cast("float").alias("prediction"))
+    popularity = train.groupBy("item").agg(
+        F.sum(F.when(F.col("rating") > 0, 1).otherwise(0)).cast("float").alias("prediction")
+    )
     popular = test.join(popularity, "item", "left").fillna({"prediction": 0.0})
-    implicit = {"best": result.best, "test_roem": roem.evaluate(predicted), "baseline_roem": roem.evaluate(popular),
-                "test_precision_at_10": p_at_10.evaluate(predicted), "baseline_precision_at_10": p_at_10.evaluate(popular)}
+    implicit = {"best": result.best,
+                "test_roem": roem.evaluate(predicted), "baseline_roem": roem.evaluate(popular),
+                "test_precision_at_10": p_at_10.evaluate(predicted),
+                "baseline_precision_at_10": p_at_10.evaluate(popular)}
     out(f"held-out ROEM: ALS {implicit['test_roem']:.4f} vs most-popular {implicit['baseline_roem']:.4f}")
     out(f"held-out precision@10: ALS {implicit['test_precision_at_10']:.4f} vs most-popular "
         f"{implicit['baseline_precision_at_10']:.4f}")
@@ -163,20 +172,21 @@ def _run_demo(spark: Any, quick: bool, seed: int, parallelism: int, out: Callabl
     out("\n== implicit feedback: the field's protocol (each held-out item ranked among all the items "
         "its user did not play) ==")
     result = tune(plays, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="precision", k=10,
-                  seed=seed, parallelism=parallelism, label="full-catalogue", protocol="full-catalogue")
+                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="precision",
+                  k=10, seed=seed, parallelism=parallelism, label="full-catalogue", protocol="full-catalogue")
     out("cross-validated precision@10 per grid point (plays only, no zero-filled grid):")
     for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} "
             f"P@10={point[result.metric]:.4f}")
-    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, alpha={result.best['alpha']}")
-    holdout, baseline = result.holdout or {}, result.baseline or {}
+    out(f"best params: rank={result.best['rank']}, regParam={result.best['regParam']}, "
+        f"alpha={result.best['alpha']}")
+    holdout, popular_scores = result.holdout or {}, result.baseline or {}
     out(f"{'held-out (25% of each user)':<28} {'ALS':>8} {'most-popular':>13}")
     for name in ("precisionAtK@10", "recallAtK@10", "ndcgAtK@10", "meanAveragePrecision", "roem"):
-        out(f"  {name:<26} {holdout[name]:>8.4f} {baseline[name]:>13.4f}")
+        out(f"  {name:<26} {holdout[name]:>8.4f} {popular_scores[name]:>13.4f}")
     out("(these rank every unseen item, so they are lower than the zero-filled figures above and "
         "comparable with published ones)")
-    figures["full_catalogue"] = {"best": result.best, "holdout": holdout, "baseline": baseline}
+    figures["full_catalogue"] = {"best": result.best, "holdout": holdout, "baseline": popular_scores}
     named = [r["user"] for r in plays.select("user").distinct().orderBy("user").limit(3).collect()]
     out(f"top-5 for {', '.join(named)} (played items left out):")
     _top5(result.model, named, plays, songs)

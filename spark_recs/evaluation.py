@@ -16,13 +16,13 @@ nothing, scores what random ranking scores, never better. Rows mode takes rows a
 null predictions follow ``nanPredictions``.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType
 
@@ -174,10 +174,15 @@ class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol
         __r, __p, __nan, __rank, __h, __t, __ncand, rows, null_ratings); NaN rows are kept
         (``nanPredictions`` acts per user, where the candidates are counted)."""
         cols = [("rankCol", self.getRankCol(), _RANK), ("numAboveCol", self.getNumAboveCol(), _H),
-                ("numTiedCol", self.getNumTiedCol(), _T), ("numCandidatesCol", self.getNumCandidatesCol(), _NCAND)]
+                ("numTiedCol", self.getNumTiedCol(), _T),
+                ("numCandidatesCol", self.getNumCandidatesCol(), _NCAND)]
         for param, name, _ in cols:
-            V.require_type(self, param, name, dataset, V.is_integral, "integral (UnseenItemRankerModel output)")
-        rows = self._select(dataset, self.getItemCol(), *[column(name).cast("long").alias(a) for _, name, a in cols])
+            V.require_type(
+                self, param, name, dataset, V.is_integral, "integral (UnseenItemRankerModel output)"
+            )
+        rows = self._select(
+            dataset, self.getItemCol(), *[column(name).cast("long").alias(a) for _, name, a in cols]
+        )
         return rows.groupBy(_U, _I).agg(
             F.sum(_R).alias(_R), F.count(F.lit(1)).alias("rows"),
             _invalid_ratings().alias("null_ratings"),
@@ -198,7 +203,8 @@ class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol
             raise ValueError(
                 f"{stage}: rankCol '{self.getRankCol()}', numAboveCol '{self.getNumAboveCol()}', numTiedCol "
                 f"'{self.getNumTiedCol()}' or numCandidatesCol '{self.getNumCandidatesCol()}' is null on "
-                f"{totals['null_ranks']} row(s) with a prediction; pass UnseenItemRankerModel.transform output"
+                f"{totals['null_ranks']} row(s) with a prediction; "
+                "pass UnseenItemRankerModel.transform output"
             )
         if not totals.get("rows"):
             raise ValueError(
@@ -429,13 +435,15 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             totals = self._byRanks(dataset, average)
             return float(totals["numerator"] / totals["denominator"])
         rows = self._rows(dataset, None)
-        prediction_type = V.require_type(self, "predictionCol", self.getPredictionCol(), dataset, V.is_numeric, "numeric")
+        prediction_type = V.require_type(
+            self, "predictionCol", self.getPredictionCol(), dataset, V.is_numeric, "numeric"
+        )
         # ALS predicts floats: comparing them as floats, not as their exact double casts, is the
         # same order with half the bytes per value
         p = F.col(_P).cast("float") if isinstance(prediction_type, FloatType) else F.col(_P)
         rows = rows.withColumn(_P, p)
         if self.getMethod() == "sort":
-            totals = _roem_by_sorting(rows, average).agg(*_sums()).first().asDict()
+            totals = cast(Row, _roem_by_sorting(rows, average).agg(*_sums()).first()).asDict()
             self._raiseOnBadTotals(totals)
         else:
             totals = self._byPairs(rows, average)
@@ -458,8 +466,9 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             F.sum(F.when(kept, r)).alias("rsum"),
             F.sum(F.when(kept & (r < 0), F.col("rows"))).alias("negative"),
             F.sum(F.when(kept, F.col("null_ratings"))).alias("null_ratings"),
-            F.count(F.when(~F.col(_NAN) & (F.col(_H).isNull() | F.col(_T).isNull() | F.col(_NCAND).isNull()), 1))
-            .alias("null_ranks"),
+            F.count(
+                F.when(~F.col(_NAN) & (F.col(_H).isNull() | F.col(_T).isNull() | F.col(_NCAND).isNull()), 1)
+            ).alias("null_ranks"),
         )
         # the user's rows in the zero-filled table: its candidates, less the NaN ones when dropped
         n = F.col("ncand") - (F.col("n_nan") if drop else F.lit(0))
@@ -467,7 +476,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             _U, "n", "rsum", "negative", "null_ratings", "null_ranks",
             _user_term(F.coalesce(F.col("weighted"), F.lit(0.0)), n).alias("term"),
         )
-        totals = per_user.agg(*_sums(), F.sum("null_ranks").alias("null_ranks")).first().asDict()
+        totals = cast(Row, per_user.agg(*_sums(), F.sum("null_ranks").alias("null_ranks")).first()).asDict()
         self._raiseOnBadTotals(totals)
         return totals
 
@@ -476,11 +485,11 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         per_user = _per_user(rows, average).persist()
         try:
             light = F.col("c") <= _PAIRS_MAX_RATED
-            totals = per_user.agg(
+            totals = cast(Row, per_user.agg(
                 *_sums(F.when(light, F.col("term"))),
                 F.sum(F.when(light, F.col("c"))).alias("light_rated"),
                 F.count(F.when(~light, 1)).alias("heavy_users"),
-            ).first().asDict()
+            ).first()).asDict()
             self._raiseOnBadTotals(totals)
             totals["numerator"] = totals["numerator"] or 0.0
             if (totals["light_rated"] or 0) <= _PAIRS_MAX_ROWS:
@@ -596,12 +605,12 @@ def _pairs_sum(rows: DataFrame, per_user: DataFrame, average: bool) -> float:
     beats = (p >= t) if average else (p > t)
     pairs = rows.where(~F.col(_NAN)).join(F.broadcast(side), (F.col(_U) == F.col("__bu")) & beats)
     weight = F.when(p == t, w / 2.0).otherwise(w) if average else w
-    return float(pairs.agg(F.sum(weight)).first()[0] or 0.0)
+    return float(cast(Row, pairs.agg(F.sum(weight)).first())[0] or 0.0)
 
 
 def _sorted_sum(rows: DataFrame, average: bool) -> float:
     """The users' whole ROEM terms by sorting, summed (see ``_roem_by_sorting``)."""
-    return float(_roem_by_sorting(rows, average).agg(F.sum("term")).first()[0] or 0.0)
+    return float(cast(Row, _roem_by_sorting(rows, average).agg(F.sum("term")).first())[0] or 0.0)
 
 
 def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:
@@ -624,7 +633,9 @@ def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:
         return above + (tied - 1) / 2.0 if average else above.cast("double")
 
     numerator = F.aggregate(F.col("rated"), F.lit(0.0), lambda acc, x: acc + x["r"] * position(x))
-    return per_user.select(_U, _user_term(numerator, F.col("n")).alias("term"), "rsum", "n", "negative", "null_ratings")
+    return per_user.select(
+        _U, _user_term(numerator, F.col("n")).alias("term"), "rsum", "n", "negative", "null_ratings"
+    )
 
 
 class _RankingParams(_RowEvaluatorParams, HasK):
@@ -703,7 +714,9 @@ class _RankingParams(_RowEvaluatorParams, HasK):
         by_item = self.getTieRule() == "itemId"
         relevant = F.col(_R) > F.lit(threshold)
         if self._rankMode():
-            per_user = _ranked_stats(self._rankedRows(dataset), relevant, by_item, self.getNanPredictions() == "drop")
+            per_user = _ranked_stats(
+                self._rankedRows(dataset), relevant, by_item, self.getNanPredictions() == "drop"
+            )
         else:
             rows = self._rows(dataset, self.getItemCol()).withColumn(_REL, relevant.cast("int"))
             if not by_item:
@@ -711,12 +724,14 @@ class _RankingParams(_RowEvaluatorParams, HasK):
             elif metric == "meanAveragePrecision":
                 per_user = _full_ranking_stats(rows)
             else:
-                per_user = _top_k_stats(rows, k, has_min_by_k(dataset.sparkSession) and not _FORCE_WINDOW_TOP_K)
+                per_user = _top_k_stats(
+                    rows, k, has_min_by_k(dataset.sparkSession) and not _FORCE_WINDOW_TOP_K
+                )
         rel, n_rel = F.col("stats"), F.col("n_rel")
         value = _METRIC_EXPRESSIONS[metric](rel, n_rel, k)
         score = F.when(n_rel > 0, value).otherwise(F.lit(0.0))
         counted = n_rel > 0 if self.getNoRelevantUsers() == "exclude" else F.lit(True)
-        totals = per_user.agg(
+        totals = cast(Row, per_user.agg(
             F.avg(F.when(counted, score)).alias("value"),
             F.count(F.when(counted, 1)).alias("users"),
             F.sum("rows").alias("rows"),
@@ -724,7 +739,7 @@ class _RankingParams(_RowEvaluatorParams, HasK):
             F.sum("null_items").alias("null_items"),
             F.sum("null_ratings").alias("null_ratings"),
             F.sum("null_ranks").alias("null_ranks"),
-        ).first().asDict()
+        ).first()).asDict()
         self._raiseOnBadRows(totals, self.getItemCol())
         if not totals["users"]:
             raise ValueError(
@@ -815,7 +830,9 @@ def _full_ranking_stats(rows: DataFrame) -> DataFrame:
     return per_user.withColumn("stats", _positions_stats(positions))
 
 
-def _tie_counts(preds: Column, reversed_preds: Column, p: Column, is_nan: Column, n_nan: Column) -> Tuple[Column, Column]:
+def _tie_counts(
+    preds: Column, reversed_preds: Column, p: Column, is_nan: Column, n_nan: Column
+) -> Tuple[Column, Column]:
     """(rows strictly above, rows tied, itself included) of a row with prediction p among a
     user's non-NaN predictions ``preds``, sorted descending (p is among them unless NaN, and
     ``reversed_preds`` is them reversed); a NaN row ranks below them all, tied with the user's
@@ -827,11 +844,15 @@ def _tie_counts(preds: Column, reversed_preds: Column, p: Column, is_nan: Column
     return above, tied
 
 
-def _average_stats(rel: Column, above: Callable[[Column], Column], tied: Callable[[Column], Column]) -> Column:
+def _average_stats(
+    rel: Column, above: Callable[[Column], Column], tied: Callable[[Column], Column]
+) -> Column:
     """tieRule='average': the stats of a user's relevant rows (structs with p and nan), given
     how many of all the user's rows are above and tied with each; the relevant rows above and
     tied come from the relevant rows' own predictions, sorted."""
-    scored = F.sort_array(F.filter(F.transform(rel, lambda x: F.when(~x["nan"], x["p"])), lambda p: p.isNotNull()), asc=False)
+    scored = F.sort_array(
+        F.filter(F.transform(rel, lambda x: F.when(~x["nan"], x["p"])), lambda p: p.isNotNull()), asc=False
+    )
     n_nan = F.size(F.filter(rel, lambda x: x["nan"]))
 
     def stat(x: Column) -> Column:
@@ -848,7 +869,9 @@ def _sorted_stats(rows: DataFrame) -> DataFrame:
     per_user = rows.groupBy(_U).agg(
         # collect_list skips nulls: "preds" holds the user's non-NaN predictions
         F.sort_array(F.collect_list(F.when(~F.col(_NAN), p)), asc=False).alias("preds"),
-        F.collect_list(F.when(F.col(_REL) > 0, F.struct(p.alias("p"), F.col(_NAN).alias("nan")))).alias("rel"),
+        F.collect_list(
+            F.when(F.col(_REL) > 0, F.struct(p.alias("p"), F.col(_NAN).alias("nan")))
+        ).alias("rel"),
         F.count(F.when(F.col(_NAN), 1)).alias("n_nan"),
         *_per_user_counts(rows),
     ).withColumn("rpreds", F.reverse(F.col("preds")))
@@ -1187,5 +1210,7 @@ def _without_none_rank_col(kwargs: Dict[str, Any]) -> Dict[str, Any]:
 
 # The two top-k evaluators share these parts of their docstrings.
 for _cls in (RankingMetricsEvaluator, PrecisionAtKEvaluator):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{params}", _SHARED_PARAMS_DOC).replace("{notes}", _SHARED_NOTES)
+    _cls.__doc__ = (
+        (_cls.__doc__ or "").replace("{params}", _SHARED_PARAMS_DOC).replace("{notes}", _SHARED_NOTES)
+    )
 del _cls

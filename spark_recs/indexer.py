@@ -1,7 +1,7 @@
 """IdIndexer: dense integer ids that ALS accepts, learned from data, and back again."""
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
@@ -19,7 +19,7 @@ from pyspark.ml.util import (
     MLReader,
     MLWritable,
 )
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -273,12 +273,17 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
         self._checkChoices()
         param = self._inputParam()
         for name in ins:
-            V.require_type(self, param, name, dataset, V.is_atomic_id, "an atomic type (string, integral, decimal, date, ...)")
+            V.require_type(
+                self, param, name, dataset, V.is_atomic_id,
+                "an atomic type (string, integral, decimal, date, ...)",
+            )
         vocabularies, sizes, nbytes = self._fitColumns(dataset, param, ins)
         model = IdIndexerModel._create(vocabularies, sizes, nbytes)
         return self._copyValues(model)
 
-    def _fitColumns(self, dataset: DataFrame, param: str, names: Sequence[str]) -> Tuple[List[DataFrame], List[int], List[int]]:
+    def _fitColumns(
+        self, dataset: DataFrame, param: str, names: Sequence[str]
+    ) -> Tuple[List[DataFrame], List[int], List[int]]:
         """Every column's vocabulary from one pass over the data.
 
         The input columns are stacked (one row per input row and column: the column's number
@@ -291,7 +296,8 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
         slots = [f"__value{k}" for k in range(len(names))]
         stacked = F.explode(F.array(*[
             F.struct(F.lit(k).alias(_COLUMN), *[
-                (col(name) if j == k else F.lit(None).cast(types[j])).alias(slots[j]) for j in range(len(names))
+                (col(name) if j == k else F.lit(None).cast(types[j])).alias(slots[j])
+                for j in range(len(names))
             ])
             for k, name in enumerate(names)
         ]))
@@ -469,7 +475,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
 
     def _checkModel(self, ins: List[str]) -> None:
         if not self._vocabularies:
-            raise ValueError(f"{V.stage_name(self)}: the model has no vocabulary; fit an IdIndexer or load a saved model")
+            raise ValueError(
+                f"{V.stage_name(self)}: the model has no vocabulary; fit an IdIndexer or load a saved model"
+            )
         if len(ins) != len(self._vocabularies):
             raise ValueError(
                 f"{V.stage_name(self)}: {self._inputParam()} names {len(ins)} column(s) but the "
@@ -529,7 +537,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             key, flag = f"__spark_recs_key_{i}", f"__spark_recs_seen_{i}"
             side = self._lookup(dataset, i, key, flag, by_value=True)
             probe = probe.join(side, F.col(f"__spark_recs_in_{i}") == F.col(key), "left").drop(key)
-        counts = probe.agg(
+        counts = cast(Row, probe.agg(
             *[
                 F.sum(F.when(F.col(f"__spark_recs_in_{i}").isNull(), 1).otherwise(0)).alias(f"n{i}")
                 for i in range(len(ins))
@@ -537,12 +545,13 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             *[
                 F.sum(
                     F.when(
-                        F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull(), 1
+                        F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull(),
+                        1,
                     ).otherwise(0)
                 ).alias(f"u{i}")
                 for i in range(len(ins))
             ],
-        ).first()
+        ).first())
         for i, name in enumerate(ins):
             nulls, unseen = counts[f"n{i}"] or 0, counts[f"u{i}"] or 0
             if not nulls and not unseen:
@@ -550,7 +559,7 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             values = probe.where(
                 F.col(f"__spark_recs_in_{i}").isNotNull() & F.col(f"__spark_recs_seen_{i}").isNull()
             ).select(F.col(f"__spark_recs_in_{i}").alias("v"))
-            stats = values.agg(F.count_distinct("v").alias("d")).first()
+            stats = cast(Row, values.agg(F.count_distinct("v").alias("d")).first())
             examples = [r["v"] for r in values.distinct().orderBy("v").limit(5).collect()]
             raise ValueError(
                 f"{V.stage_name(self)}: {self._inputParam()} '{name}' has {unseen} row(s) with "
@@ -626,10 +635,12 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         result = dataset
         for name, i in scalars:
             key, target = f"__spark_recs_key_{i}", f"__spark_recs_value_{i}"
-            result = result.join(self._lookup(dataset, i, key, target, by_value=False), col(name) == F.col(key), "left")
+            result = result.join(
+                self._lookup(dataset, i, key, target, by_value=False), col(name) == F.col(key), "left"
+            )
             result = result.drop(key)
-        for arr, fieldName, i in nested:
-            result = self._decodeNested(result, arr, fieldName, i, ins[i])
+        for arr, field_name, i in nested:
+            result = self._decodeNested(result, arr, field_name, i, ins[i])
         select = []
         for c in dataset.columns:
             hit = [i for n, i in scalars if n == c]
@@ -637,17 +648,20 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         return result.select(*select)
 
     def _checkRange(
-        self, dataset: DataFrame, stage: str, scalars: List[Tuple[str, int]], nested: List[Tuple[str, str, int]]
+        self, dataset: DataFrame, stage: str, scalars: List[Tuple[str, int]],
+        nested: List[Tuple[str, str, int]],
     ) -> None:
         exprs, checks = [], []
         for n, (name, i) in enumerate(scalars):
             exprs += [F.min(col(name)).alias(f"lo{n}"), F.max(col(name)).alias(f"hi{n}")]
             checks.append((f"lo{n}", f"hi{n}", f"'{name}'", i))
-        for n, (arr, fieldName, i) in enumerate(nested):
-            values = F.transform(col(arr), lambda x: x[fieldName])
-            exprs += [F.min(F.array_min(values)).alias(f"nlo{n}"), F.max(F.array_max(values)).alias(f"nhi{n}")]
-            checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{fieldName}'", i))
-        row = dataset.agg(*exprs).first()
+        for n, (arr, field_name, i) in enumerate(nested):
+            values = F.transform(col(arr), lambda x: x[field_name])
+            exprs += [
+                F.min(F.array_min(values)).alias(f"nlo{n}"), F.max(F.array_max(values)).alias(f"nhi{n}")
+            ]
+            checks.append((f"nlo{n}", f"nhi{n}", f"'{arr}.{field_name}'", i))
+        row = cast(Row, dataset.agg(*exprs).first())  # an aggregation without groups: one row
         for lo, hi, what, i in checks:
             if row[lo] is not None and (row[lo] < 0 or row[hi] > self._sizes[i]):
                 raise ValueError(
@@ -655,7 +669,9 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
                     f"found min {row[lo]}, max {row[hi]}"
                 )
 
-    def _decodeNested(self, dataset: DataFrame, arr: str, fieldName: str, i: int, newName: str) -> DataFrame:
+    def _decodeNested(
+        self, dataset: DataFrame, arr: str, field_name: str, i: int, new_name: str
+    ) -> DataFrame:
         """Decode one field of an array of structs: explode, join, collect back in order.
 
         Other columns ride along through the aggregation (``first``), so the input is read once
@@ -664,7 +680,8 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         row_id, pos, elem = "__spark_recs_row", "__spark_recs_pos", "__spark_recs_elem"
         key, target = f"__spark_recs_key_{i}", f"__spark_recs_nested_{i}"
         others = [c for c in dataset.columns if c != arr]
-        elem_type = dataset.schema[arr].dataType.elementType
+        # decode() took arr for an array of structs
+        elem_type = cast(StructType, cast(ArrayType, dataset.schema[arr].dataType).elementType)
         # the row id is taken before the explode, in its own projection
         exploded = dataset.select(
             F.monotonically_increasing_id().alias(row_id), *[col(c) for c in dataset.columns]
@@ -675,11 +692,16 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             F.posexplode_outer(col(arr)).alias(pos, elem),
         )
         joined = exploded.join(
-            self._lookup(dataset, i, key, target, by_value=False), F.col(elem)[fieldName] == F.col(key), "left"
+            self._lookup(dataset, i, key, target, by_value=False),
+            F.col(elem)[field_name] == F.col(key),
+            "left",
         )
         rebuilt = F.struct(
             *[
-                (F.col(target).alias(newName) if f.name == fieldName else F.col(elem)[f.name].alias(f.name))
+                (
+                    F.col(target).alias(new_name) if f.name == field_name
+                    else F.col(elem)[f.name].alias(f.name)
+                )
                 for f in elem_type.fields
             ]
         )
@@ -687,10 +709,14 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
             *[F.first(col(c)).alias(c) for c in others],
             F.first("__spark_recs_null").alias("__spark_recs_null"),
             F.sort_array(
-                F.collect_list(F.when(F.col(pos).isNotNull(), F.struct(F.col(pos).alias("p"), rebuilt.alias("e"))))
+                F.collect_list(
+                    F.when(F.col(pos).isNotNull(), F.struct(F.col(pos).alias("p"), rebuilt.alias("e")))
+                )
             ).alias(arr),
         )
-        decoded = F.when(F.col("__spark_recs_null"), F.lit(None)).otherwise(F.transform(col(arr), lambda x: x["e"]))
+        decoded = F.when(F.col("__spark_recs_null"), F.lit(None)).otherwise(
+            F.transform(col(arr), lambda x: x["e"])
+        )
         return grouped.select(*[decoded.alias(c) if c == arr else col(c) for c in dataset.columns])
 
     # -- persistence -----------------------------------------------------------------------
@@ -712,6 +738,8 @@ class IdIndexerModelWriter(P.ClearSave):
     """Writes an :py:class:`IdIndexerModel`: ``metadata/`` (JSON params, as Spark's
     ``DefaultParamsWriter`` writes them, plus vocabulary sizes) and ``data/vocabulary_<i>/``
     (Parquet: ``value``, ``index``, ``count``), one per input column. No pickle."""
+
+    instance: IdIndexerModel
 
     def __init__(self, instance: IdIndexerModel) -> None:
         super().__init__()
@@ -764,10 +792,12 @@ class IdIndexerModelReader(MLReader[IdIndexerModel]):
         ]
         for i, vocabulary in enumerate(vocabularies):
             types = [f.dataType for f in vocabulary.schema.fields]
-            if vocabulary.columns != [VALUE, INDEX, COUNT] or not all(isinstance(t, IntegralType) for t in types[1:]):
+            integral = all(isinstance(t, IntegralType) for t in types[1:])
+            if vocabulary.columns != [VALUE, INDEX, COUNT] or not integral:
                 raise ValueError(
                     f"IdIndexerModel: {path}/data/vocabulary_{i} has schema "
-                    f"{vocabulary.schema.simpleString()}, expected value (any atomic type), index int, count bigint"
+                    f"{vocabulary.schema.simpleString()}, expected value (any atomic type), "
+                    "index int, count bigint"
                 )
         model = IdIndexerModel._create(vocabularies, sizes, nbytes)
         P.set_params(model, metadata, path)

@@ -163,7 +163,9 @@ def interaction_stats(
     rating_aggs: List[Column] = []
     if ratingCol is not None:
         r = column(ratingCol).cast("double")
-        rating_aggs = [F.min(r).alias("rmin"), F.max(r).alias("rmax"), F.sum(r).alias("rsum"), F.count(r).alias("rcnt")]
+        rating_aggs = [
+            F.min(r).alias("rmin"), F.max(r).alias("rmax"), F.sum(r).alias("rsum"), F.count(r).alias("rcnt")
+        ]
     no_rating = [F.lit(None).cast("double").alias(c) for c in ("rmin", "rmax", "rsum")] + [
         F.lit(None).cast("long").alias("rcnt")
     ]
@@ -197,7 +199,9 @@ def interaction_stats(
         raise empty_input(func, ("userCol", userCol), ("itemCol", itemCol))
     for param, col, key in (("userCol", userCol, "user"), ("itemCol", itemCol, "item")):
         if summary[key]["nulls"]:
-            raise ValueError(f"{func}: {param} '{col}' is null in {summary[key]['nulls']} of {summary[key]['rows']} rows")
+            raise ValueError(
+                f"{func}: {param} '{col}' is null in {summary[key]['nulls']} of {summary[key]['rows']} rows"
+            )
     rows = int(summary["user"]["rows"])
     users, items = int(summary["user"]["groups"]), int(summary["item"]["groups"])
     result: Dict[str, Any] = {

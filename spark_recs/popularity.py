@@ -1,7 +1,7 @@
 """PopularityRecommender: the most-popular baseline as a Spark ML stage with factors, so it
 ranks and recommends wherever an ALSModel does."""
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
@@ -103,7 +103,9 @@ class _PopularityParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol):
         return self._set(predictionCol=value)
 
 
-class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.ParamsReadable, P.ParamsWritable):
+class PopularityRecommender(
+    Estimator["PopularityModel"], _PopularityParams, P.ParamsReadable, P.ParamsWritable
+):
     """The most-popular baseline: every user gets the items with the most interactions.
 
     Parameters
@@ -231,12 +233,17 @@ class PopularityRecommender(Estimator["PopularityModel"], _PopularityParams, P.P
         dt = V.require_type(self, "timestampCol", ts, dataset, V.is_time, "numeric, timestamp or date")
         nulls = dataset.where(column(ts).isNull()).count()
         if nulls:
-            raise ValueError(f"PopularityRecommender: timestampCol '{ts}' has {nulls} null time(s); drop or fill them first")
+            raise ValueError(
+                f"PopularityRecommender: timestampCol '{ts}' has {nulls} null time(s); "
+                "drop or fill them first"
+            )
         inside = F.lit(True)
         if self.isDefined(self.windowStart):
-            inside = inside & (column(ts) >= V.time_literal(self, "windowStart", self.getWindowStart(), ts, dt))
+            start = V.time_literal(self, "windowStart", self.getWindowStart(), ts, dt)
+            inside = inside & (column(ts) >= start)
         if self.isDefined(self.windowEnd):
-            inside = inside & (column(ts) < V.time_literal(self, "windowEnd", self.getWindowEnd(), ts, dt))
+            end = V.time_literal(self, "windowEnd", self.getWindowEnd(), ts, dt)
+            inside = inside & (column(ts) < end)
         return inside
 
 
@@ -257,15 +264,24 @@ class PopularityModel(Model, _PopularityParams, MLReadable["PopularityModel"], M
         that._users, that._items = users, items
         return that
 
+    def _data(self) -> Tuple[DataFrame, DataFrame]:
+        """The user and item factors; a ValueError naming the stage when there are none."""
+        if self._users is None or self._items is None:
+            raise ValueError(
+                f"{V.stage_name(self)}: the model has no factors; fit a PopularityRecommender or "
+                "load a saved model"
+            )
+        return self._users, self._items
+
     @property
     def userFactors(self) -> DataFrame:
         """``(id int, features array<float>)``: [1.0] for every user of the fit data."""
-        return self._users
+        return self._data()[0]
 
     @property
     def itemFactors(self) -> DataFrame:
         """``(id int, features array<float>)``: [popularity] for every item of the fit data."""
-        return self._items
+        return self._data()[1]
 
     @property
     def rank(self) -> int:
@@ -282,8 +298,12 @@ class PopularityModel(Model, _PopularityParams, MLReadable["PopularityModel"], M
         item = self.getItemCol()
         V.require_type(self, "itemCol", item, dataset, V.is_numeric, "numeric")
         V.require_new_column(self, "predictionCol", self.getPredictionCol(), dataset)
-        scores = self._items.select(F.col("id").alias("__spark_recs_i"), F.col("features")[0].alias("__spark_recs_p"))
-        joined = dataset.join(F.broadcast(scores), column(item).cast("int") == F.col("__spark_recs_i"), "left")
+        scores = self._data()[1].select(
+            F.col("id").alias("__spark_recs_i"), F.col("features")[0].alias("__spark_recs_p")
+        )
+        joined = dataset.join(
+            F.broadcast(scores), column(item).cast("int") == F.col("__spark_recs_i"), "left"
+        )
         prediction = F.coalesce(F.col("__spark_recs_p"), F.lit(float("nan")).cast("float"))
         return joined.select(*[column(c) for c in dataset.columns], prediction.alias(self.getPredictionCol()))
 
@@ -298,15 +318,18 @@ class PopularityModel(Model, _PopularityParams, MLReadable["PopularityModel"], M
 
 
 class _PopularityWriter(P.ClearSave):
+    instance: PopularityModel
+
     def __init__(self, instance: PopularityModel) -> None:
         super().__init__()
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
         model = self.instance
+        users, items = model._data()
         DefaultParamsWriter.saveMetadata(model, path, metadata_context(self.sparkSession))
-        model._users.write.parquet(f"{path}/data/userFactors")
-        model._items.write.parquet(f"{path}/data/itemFactors")
+        users.write.parquet(f"{path}/data/userFactors")
+        items.write.parquet(f"{path}/data/itemFactors")
 
 
 class _PopularityReader(MLReader[PopularityModel]):

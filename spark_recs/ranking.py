@@ -4,7 +4,7 @@ that leave seen items out."""
 
 import math
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from pyspark import keyword_only
 from pyspark.ml.base import Estimator, Model
@@ -158,8 +158,12 @@ def _inner_columns(model_or_estimator: Any) -> Tuple[str, str]:
     return model_or_estimator.getUserCol(), model_or_estimator.getItemCol()
 
 
-class UnseenItemRanker(
-    Estimator["UnseenItemRankerModel"], _ALSParams, ALSSetters, _UnseenItemRankerParams, P.ParamsReadable, P.ParamsWritable
+# mypy's [misc] below: ALSSetters holds ALS's own setters, typed for ALS, where
+# _UnseenItemRankerParams' setColdStartStrategy and setPredictionCol are typed for this class;
+# both set the same param (ALSSetters' come first in the MRO).
+class UnseenItemRanker(  # type: ignore[misc]
+    Estimator["UnseenItemRankerModel"], _ALSParams, ALSSetters, _UnseenItemRankerParams,
+    P.ParamsReadable, P.ParamsWritable,
 ):
     """Fits ALS and ranks held-out rows among all the items each user has not seen.
 
@@ -344,9 +348,16 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 
     def __init__(self) -> None:
         super().__init__()
-        self._model: Optional[Model] = None
+        # the inner model, duck-typed (see fromFitted), and the seen items of its fit data
+        self._model: Optional[Any] = None
         self._seen: Optional[DataFrame] = None
         self._numItems = 0
+
+    def _data(self) -> Tuple[Any, DataFrame]:
+        """The inner model and the seen items; a ValueError naming the stage when there are none."""
+        if self._model is None or self._seen is None:
+            raise ValueError(f"{V.stage_name(self)}: the model has no inner model (fit UnseenItemRanker)")
+        return self._model, self._seen
 
     @classmethod
     def _withData(cls, model: Model, seen: DataFrame, num_items: int) -> "UnseenItemRankerModel":
@@ -355,7 +366,9 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         return that
 
     @classmethod
-    def fromFitted(cls, model: Model, dataset: DataFrame, ratingCol: Optional[str] = None) -> "UnseenItemRankerModel":
+    def fromFitted(
+        cls, model: Model, dataset: DataFrame, ratingCol: Optional[str] = None
+    ) -> "UnseenItemRankerModel":
         """The ranker of a recommender already fitted on ``dataset``: remembers which items
         each user had there. (``UnseenItemRanker.fit`` fits, then calls this.)
 
@@ -384,43 +397,49 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         for name in ("userFactors", "itemFactors"):
             if not hasattr(model, name):
                 raise ValueError(f"UnseenItemRankerModel: the model, a {type(model).__name__}, has no {name}")
+        factors: Any = model  # duck-typed: it has the factors, checked above
         user, item = _inner_columns(model)
         for param, name in (("userCol", user), ("itemCol", item)):
-            V.require_type("UnseenItemRankerModel", param, name, dataset, V.is_numeric, "numeric (integer ids)")
+            V.require_type(
+                "UnseenItemRankerModel", param, name, dataset, V.is_numeric, "numeric (integer ids)"
+            )
         rows = dataset
         if ratingCol is not None:
             V.require_type("UnseenItemRankerModel", "ratingCol", ratingCol, dataset, V.is_numeric, "numeric")
             rows = dataset.where(column(ratingCol) != 0)  # zeros are not interactions
         pairs = rows.select(column(user).cast("int").alias(_U), column(item).cast("int").alias(_I))
-        catalogue = model.itemFactors.select(F.col("id").alias(_I), F.lit(True).alias("known"))
+        catalogue = factors.itemFactors.select(F.col("id").alias(_I), F.lit(True).alias("known"))
         seen = (
             pairs.where(F.col(_U).isNotNull() & F.col(_I).isNotNull()).distinct()
             .join(catalogue, _I, "left")
             .groupBy(_U)
-            .agg(F.sort_array(F.collect_list(_I)).alias(_SEEN_ITEMS), F.count("known").cast("int").alias(_SEEN_COUNT))
+            .agg(
+                F.sort_array(F.collect_list(_I)).alias(_SEEN_ITEMS),
+                F.count("known").cast("int").alias(_SEEN_COUNT),
+            )
             .withColumnRenamed(_U, "user")
             .localCheckpoint(eager=True)
         )
-        return cls._withData(model, seen, model.itemFactors.count())
+        return cls._withData(model, seen, factors.itemFactors.count())
 
     @property
     def model(self) -> Model:
         """The fitted inner model (an ``ALSModel``, for ALS and ImplicitALS)."""
-        return self._model
+        return self._data()[0]
 
     def getUserCol(self) -> str:
         """The inner model's userCol: the held-out rows' user ids."""
-        return self._model.getUserCol()
+        return self._data()[0].getUserCol()
 
     def getItemCol(self) -> str:
         """The inner model's itemCol: the held-out rows' item ids."""
-        return self._model.getItemCol()
+        return self._data()[0].getItemCol()
 
     @property
     def seenItems(self) -> DataFrame:
         """Per user of the fit data: ``user`` (int), ``items`` (array<int>, ascending: the
         items it had) and ``numSeen`` (int: how many of them are catalogue items)."""
-        return self._seen
+        return self._data()[1]
 
     @property
     def numItems(self) -> int:
@@ -438,14 +457,19 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         return self._set(userBlockSize=value)
 
     def _rank(self) -> int:
-        return int(self._model.rank) if hasattr(self._model, "rank") else len(self._model.itemFactors.first()["features"])
+        model, _ = self._data()
+        if hasattr(model, "rank"):
+            return int(model.rank)
+        return len(model.itemFactors.first()["features"])
 
     def _itemBlocks(self, spark: Any) -> DataFrame:
         """The catalogue in blocks of at most itemBlockSize items (ITEM_BLOCK_SCHEMA)."""
         size = self.getItemBlockSize()
-        factors = self._model.itemFactors
+        factors = self._data()[0].itemFactors
         blocks = max(1, math.ceil(self._numItems / size))
-        packed = factors.repartitionByRange(blocks, "id").mapInPandas(B.pack_items(self._rank(), size), B.ITEM_BLOCK_SCHEMA)
+        packed = factors.repartitionByRange(blocks, "id").mapInPandas(
+            B.pack_items(self._rank(), size), B.ITEM_BLOCK_SCHEMA
+        )
         if fits_broadcast(spark, self._numItems * (self._rank() * 4 + 16)):
             packed = F.broadcast(packed)
         return packed
@@ -454,13 +478,13 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         """Per-user rows (user, features, held, seen) in blocks of at most userBlockSize users."""
         size = self.getUserBlockSize()
         blocks = max(1, math.ceil(num_users / size))
-        return users.repartition(blocks, "user").mapInPandas(B.pack_users(self._rank(), size), B.USER_BLOCK_SCHEMA)
+        return users.repartition(blocks, "user").mapInPandas(
+            B.pack_users(self._rank(), size), B.USER_BLOCK_SCHEMA
+        )
 
     def _checkInput(self, dataset: DataFrame) -> Tuple[str, str]:
         self._checkParams()
-        if self._model is None:
-            raise ValueError(f"{V.stage_name(self)}: the model has no inner model (fit UnseenItemRanker)")
-        user, item = _inner_columns(self._model)
+        user, item = _inner_columns(self._data()[0])
         for param, name in (("userCol", user), ("itemCol", item)):
             V.require_type(self, param, name, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         for param, name in self._outputs():
@@ -471,10 +495,15 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         user, item = self._checkInput(dataset)
         spark = dataset.sparkSession
         nan = self.getColdStartStrategy() == "nan"
-        pairs = dataset.select(column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)).distinct()
-        items = self._model.itemFactors.select(F.col("id").alias(_I), F.col("features").alias("ivec"))
-        users = self._model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("uvec"))
-        seen = self._seen.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"), F.col(_SEEN_COUNT).alias("nseen"))
+        pairs = dataset.select(
+            column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
+        ).distinct()
+        model, seen_items = self._data()
+        items = model.itemFactors.select(F.col("id").alias(_I), F.col("features").alias("ivec"))
+        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("uvec"))
+        seen = seen_items.select(
+            F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"), F.col(_SEEN_COUNT).alias("nseen")
+        )
         pairs = pairs.join(items, _I, "left").join(users, _U, "left").join(seen, _U, "left")
         known_item, known_user = F.col("ivec").isNotNull(), F.col("uvec").isNotNull()
         valid = F.col(_U).isNotNull() & F.col(_I).isNotNull()
@@ -496,21 +525,33 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         )
         # cold held-out items per user: how many, and each one's place among them by id
         cold = pairs.where(valid & ~known_item)
-        cold_rank = cold.select(_U, _I, (F.rank().over(Window.partitionBy(_U).orderBy(_I)) - 1).alias("cold_before"))
+        cold_rank = cold.select(
+            _U, _I, (F.rank().over(Window.partitionBy(_U).orderBy(_I)) - 1).alias("cold_before")
+        )
         cold_count = cold.groupBy(_U).agg(F.count(F.lit(1)).alias("n_cold"))
         out = (
-            pairs.join(counts, [_U, _I], "left").join(cold_rank, [_U, _I], "left").join(cold_count, _U, "left")
+            pairs.join(counts, [_U, _I], "left")
+            .join(cold_rank, [_U, _I], "left")
+            .join(cold_count, _U, "left")
         )
         n_cold = F.coalesce(F.col("n_cold"), F.lit(0)) if nan else F.lit(0)
-        scored = F.lit(self._numItems) - F.coalesce(F.col("nseen"), F.lit(0))  # the user's catalogue candidates
+        # the user's catalogue candidates
+        scored = F.lit(self._numItems) - F.coalesce(F.col("nseen"), F.lit(0))
         candidates = scored + n_cold
         before_cold = F.coalesce(F.col("cold_before"), F.lit(0))
         is_scored = valid & known_user & known_item
         # a row without an id has no rank; a cold row of a user with factors ranks after its
         # scored candidates; every candidate of a user without factors ties
         null = F.lit(None).cast("long")
-        above = F.when(~valid, null).when(is_scored, F.col("above")).when(known_user, scored).otherwise(F.lit(0))
-        tied = F.when(~valid, null).when(is_scored, F.col("tied") + 1).when(known_user, n_cold).otherwise(candidates)
+        above = (
+            F.when(~valid, null).when(is_scored, F.col("above")).when(known_user, scored).otherwise(F.lit(0))
+        )
+        tied = (
+            F.when(~valid, null)
+            .when(is_scored, F.col("tied") + 1)
+            .when(known_user, n_cold)
+            .otherwise(candidates)
+        )
         rank = (
             F.when(~valid, null)
             .when(is_scored, F.col("above") + F.col("before") + 1)
@@ -518,7 +559,10 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             .otherwise(F.coalesce(F.col("before"), F.lit(0)) + before_cold + 1)
         )
         candidates = F.when(valid, candidates)
-        in_fit = F.when(valid & known_item, F.array_contains(F.coalesce(F.col("seen"), F.array().cast("array<int>")), F.col(_I)))
+        in_fit = F.when(
+            valid & known_item,
+            F.array_contains(F.coalesce(F.col("seen"), F.array().cast("array<int>")), F.col(_I)),
+        )
         stage = V.stage_name(self)
         prediction = F.when(
             in_fit.eqNullSafe(True),
@@ -530,8 +574,9 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             )).cast("float"),
         ).otherwise(F.when(is_scored, F.col("target")).otherwise(F.lit(float("nan"))).cast("float"))
         result = out.select(
-            _U, _I, prediction.alias("__p"), rank.cast("int").alias("__rank"), above.cast("int").alias("__above"),
-            tied.cast("int").alias("__tied"), candidates.cast("int").alias("__cand"), is_scored.alias("__scored"),
+            _U, _I, prediction.alias("__p"), rank.cast("int").alias("__rank"),
+            above.cast("int").alias("__above"), tied.cast("int").alias("__tied"),
+            candidates.cast("int").alias("__cand"), is_scored.alias("__scored"),
         )
         if not nan:
             result = result.where(F.col("__scored"))
@@ -559,20 +604,25 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             user had in the fit data are left out (fewer than ``numItems`` only when the
             catalogue runs out).
         """
-        user, _ = _inner_columns(self._model)
-        return self.recommendForUserSubset(self._model.userFactors.select(F.col("id").alias(user)), numItems)
+        model, _ = self._data()
+        user, _ = _inner_columns(model)
+        return self.recommendForUserSubset(model.userFactors.select(F.col("id").alias(user)), numItems)
 
     def recommendForUserSubset(self, dataset: DataFrame, numItems: int) -> DataFrame:
         """Top ``numItems`` unseen items for the users of ``dataset`` (its userCol; users
         without factors get none), as :py:meth:`recommendForAllUsers`."""
-        user, item = _inner_columns(self._model)
+        model, seen_items = self._data()
+        user, item = _inner_columns(model)
         V.require_param(self, "numItems", numItems, numItems >= 1, "be >= 1", f"items per userCol '{user}'")
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
-        users = self._model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
-        seen = self._seen.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
+        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
+        seen = seen_items.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
         per_user = wanted.join(users, _U).join(seen, _U, "left").select(
-            F.col(_U).alias("user"), "features", F.array().cast("array<struct<item:int,features:array<float>>>").alias("held"), "seen",
+            F.col(_U).alias("user"),
+            "features",
+            F.array().cast("array<struct<item:int,features:array<float>>>").alias("held"),
+            "seen",
         )
         num_users = per_user.count()
         spark = dataset.sparkSession
@@ -582,12 +632,15 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         order = F.struct((-F.col("score")).alias("s"), F.col("item").alias("i"))
         rec = F.struct(F.col("item").alias(item), F.col("score").alias("rating"))
         if has_min_by_k(spark):
-            best = tops.groupBy("user").agg(F.call_function("min_by", rec, order, F.lit(numItems)).alias("recommendations"))
+            best = tops.groupBy("user").agg(
+                F.call_function("min_by", rec, order, F.lit(numItems)).alias("recommendations")
+            )
         else:
             ranked = tops.withColumn("__n", F.row_number().over(Window.partitionBy("user").orderBy(order)))
             best = ranked.where(F.col("__n") <= numItems).groupBy("user").agg(
-                F.transform(F.sort_array(F.collect_list(F.struct(order.alias("o"), rec.alias("r")))), lambda x: x["r"])
-                .alias("recommendations")
+                F.transform(
+                    F.sort_array(F.collect_list(F.struct(order.alias("o"), rec.alias("r")))), lambda x: x["r"]
+                ).alias("recommendations")
             )
         return best.withColumnRenamed("user", user)
 
@@ -609,10 +662,13 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 _DATA_FORMAT = 1
 
 
-def _inner_classes() -> Dict[str, type]:
+def _inner_classes() -> Dict[str, Type[MLReadable[Any]]]:
     """The fitted models a saved ranker may hold, by the class path their metadata records
     (Spark's own record their JVM class); loading never imports a class a file names."""
-    return {"org.apache.spark.ml.recommendation.ALSModel": ALSModel, P.class_path(PopularityModel): PopularityModel}
+    return {
+        "org.apache.spark.ml.recommendation.ALSModel": ALSModel,
+        P.class_path(PopularityModel): PopularityModel,
+    }
 
 
 def _load_inner(stage: str, path: str, spark: Any) -> Any:
@@ -624,13 +680,18 @@ def _load_inner(stage: str, path: str, spark: Any) -> Any:
         name = json.loads(row[0])["class"] if row is not None else None
     except ValueError:
         name = None
-    cls = _inner_classes().get(name)
+    cls = _inner_classes().get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"{stage}: '{path}' holds a {name!r}, which a ranker cannot hold (expected one of {sorted(_inner_classes())})")
+        raise ValueError(
+            f"{stage}: '{path}' holds a {name!r}, which a ranker cannot hold "
+            f"(expected one of {sorted(_inner_classes())})"
+        )
     return cls.load(path)
 
 
 class _RankerModelWriter(P.ClearSave):
+    instance: UnseenItemRankerModel
+
     def __init__(self, instance: UnseenItemRankerModel) -> None:
         super().__init__()
         self.instance = instance
@@ -662,7 +723,9 @@ class _RankerModelReader(MLReader[UnseenItemRankerModel]):
             raise ValueError(f"{stage}: {path}/metadata lacks dataFormat {_DATA_FORMAT} and numItems: found "
                              f"{metadata.get('dataFormat')!r}, {metadata.get('numItems')!r}")
         seen = P.read_data(UnseenItemRankerModel, path, "seen", self.sparkSession)
-        if seen.columns != ["user", _SEEN_ITEMS, _SEEN_COUNT] or not isinstance(seen.schema["user"].dataType, IntegralType):
+        if seen.columns != ["user", _SEEN_ITEMS, _SEEN_COUNT] or not isinstance(
+            seen.schema["user"].dataType, IntegralType
+        ):
             raise ValueError(f"{stage}: {path}/data/seen has schema {seen.schema.simpleString()}, expected "
                              "user int, items array<int>, numSeen int")
         inner = _load_inner(stage, os.path.join(path, "model"), self.sparkSession)

@@ -13,13 +13,13 @@ leave-last-out protocol all the same. :py:func:`cold_user_split` and :py:class:`
 hold whole users out, for cold-start evaluation.
 """
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType, TimestampType
 
@@ -31,8 +31,9 @@ from spark_recs.param import HasUserCol, fixed_seed, without_none_seed
 __all__ = ["UserFolds", "cold_user_split", "last_n_split_per_user", "time_ratio_split_per_user", "time_split"]
 
 _DEFAULT_SEED = fixed_seed("spark_recs.time_splits")
-_PAIR_TIME, _POSITION, _UNITS, _TEST = ("__spark_recs_pair_time", "__spark_recs_position", "__spark_recs_units",
-                                        "__spark_recs_test")
+_PAIR_TIME, _POSITION, _UNITS, _TEST = (
+    "__spark_recs_pair_time", "__spark_recs_position", "__spark_recs_units", "__spark_recs_test"
+)
 #: Buckets of the user hash that cold_user_split compares with testFraction.
 _BUCKETS = 1_000_000
 
@@ -50,7 +51,9 @@ def _check_times(stage: str, dataset: DataFrame, user: str, item: str, ts: str) 
 
 def _with_pair_time(dataset: DataFrame, user: str, item: str, ts: str) -> DataFrame:
     """``dataset`` with ``_PAIR_TIME``: the first time of the row's (user, item) pair."""
-    return dataset.withColumn(_PAIR_TIME, F.min(column(ts)).over(Window.partitionBy(column(user), column(item))))
+    return dataset.withColumn(
+        _PAIR_TIME, F.min(column(ts)).over(Window.partitionBy(column(user), column(item)))
+    )
 
 
 def _sides(flagged: DataFrame) -> Tuple[DataFrame, DataFrame]:
@@ -134,8 +137,11 @@ def time_split(
 def _quantile_cutoff(dataset: DataFrame, user: str, item: str, ts: str, dt: DataType, q: float) -> Column:
     """The exact ``q`` quantile of the pairs' first times, as a literal of the column's type."""
     first = dataset.groupBy(column(user), column(item)).agg(F.min(column(ts)).alias("t"))
-    as_number = F.col("t").cast("timestamp").cast("double") if isinstance(dt, DateType) else F.col("t").cast("double")
-    value = first.select(as_number.alias("v")).agg(F.expr(f"percentile(v, {q!r})").alias("q")).first()["q"]
+    as_number = (
+        F.col("t").cast("timestamp").cast("double") if isinstance(dt, DateType) else F.col("t").cast("double")
+    )
+    quantile = first.select(as_number.alias("v")).agg(F.expr(f"percentile(v, {q!r})").alias("q"))
+    value = cast(Row, quantile.first())["q"]  # an aggregation without groups: one row
     if isinstance(dt, TimestampType):
         return F.lit(value).cast("timestamp")
     if isinstance(dt, DateType):

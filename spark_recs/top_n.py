@@ -25,7 +25,9 @@ _NAME = "recommend_for_users"
 RECOMMENDERS = (ALSModel, PopularityModel, UnseenItemRankerModel)
 
 
-def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSModel, Optional[IdIndexerModel]]:
+def als_and_indexer(
+    model: Union[PipelineModel, ALSModel, str],
+) -> Tuple[Union[ALSModel, PopularityModel, UnseenItemRankerModel], Optional[IdIndexerModel]]:
     """The ALS model of a pipeline and the ``IdIndexerModel`` that encodes its ids, if any.
 
     The indexer is found by what it encodes, wherever it stands in the pipeline: the one whose
@@ -39,7 +41,7 @@ def als_and_indexer(model: Union[PipelineModel, ALSModel, str]) -> Tuple[ALSMode
 
     Returns
     -------
-    tuple of (ALSModel, IdIndexerModel or None)
+    tuple of (ALSModel or another of :py:data:`RECOMMENDERS`, IdIndexerModel or None)
 
     Raises
     ------
@@ -77,7 +79,8 @@ def all_users(model: Union[PipelineModel, ALSModel, str]) -> DataFrame:
         As :py:func:`als_and_indexer`.
     """
     recommender, indexer = als_and_indexer(model)
-    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    # an ALSModel or PopularityModel: its ids and factors
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
     user_idx = inner.getUserCol()
     ids = inner.userFactors.select(F.col("id").alias("index"))
     if indexer is not None and user_idx in indexer.outputColumns:
@@ -187,11 +190,18 @@ def recommend_for_users(
     if unknown:
         raise ValueError(f"{_NAME}: users {unknown} are not known to the model (userCol '{user_col}')")
     if excludeRated and rated is None and not isinstance(recommender, UnseenItemRankerModel):
-        raise ValueError(f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False")
-    ranker = _ranker(recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated)
+        raise ValueError(
+            f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False"
+        )
+    ranker = _ranker(
+        recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated
+    )
     recs = ranker.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), n)
-    flat = recs.select(column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")).select(
-        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid), F.col("rec.rating").alias("score"),
+    flat = recs.select(
+        column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")
+    ).select(
+        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid),
+        F.col("rec.rating").alias("score"),
     )
     flat = encoded.join(flat, uid).drop(uid)
     if item_vocab is not None:
@@ -209,7 +219,9 @@ def recommend_for_users(
     return result.orderBy(column(user_col), "rank")
 
 
-def _users_frame(spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]) -> DataFrame:
+def _users_frame(
+    spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]
+) -> DataFrame:
     """The requested users as a one-column DataFrame named like the user column."""
     if isinstance(users, DataFrame):
         if len(users.columns) != 1:
@@ -237,7 +249,8 @@ def _ranker(
     original ids, encoded here) as the items to leave out; none when ``exclude`` is False."""
     if isinstance(recommender, UnseenItemRankerModel) and (rated is None and exclude):
         return recommender
-    inner = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    # an ALSModel or PopularityModel: its ids and factors
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
     user_idx, item_idx = inner.getUserCol(), inner.getItemCol()
     spark = inner.userFactors.sparkSession
     if rated is None:
@@ -248,7 +261,9 @@ def _ranker(
         pairs = rated.select(column(user_col), column(item_col)).distinct()
         for col_name, idx_name, vocab in ((user_col, user_idx, user_vocab), (item_col, item_idx, item_vocab)):
             if vocab is not None:
-                pairs = pairs.join(vocab.select(F.col("value").alias(col_name), F.col("index").alias(idx_name)), col_name)
+                pairs = pairs.join(
+                    vocab.select(F.col("value").alias(col_name), F.col("index").alias(idx_name)), col_name
+                )
             else:
                 pairs = pairs.withColumn(idx_name, column(col_name))
         pairs = pairs.select(column(user_idx), column(item_idx))

@@ -57,7 +57,10 @@ def _per_user_order(
         position = F.dense_rank().over(by_user.orderBy(F.xxhash64(s, u, i), i)) - 1
         units = F.max(F.col(_POSITION)).over(by_user) + 1  # the last pair's position + 1
     else:
-        others = [column(f.name) for f in dataset.schema.fields if f.name not in (user, item) and V.is_atomic_id(f.dataType)]
+        others = [
+            column(f.name) for f in dataset.schema.fields
+            if f.name not in (user, item) and V.is_atomic_id(f.dataType)
+        ]
         position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i, *others)) - 1
         units = F.count(F.lit(1)).over(by_user)
     ordered = dataset.withColumn(_POSITION, position)
@@ -198,7 +201,9 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         n = self.getNumFolds()
-        V.require_param(self, "numFolds", n, n >= 2, "be >= 2", f"folds of each userCol '{self.getUserCol()}'")
+        V.require_param(
+            self, "numFolds", n, n >= 2, "be >= 2", f"folds of each userCol '{self.getUserCol()}'"
+        )
         V.require_new_column(self, "foldCol", self.getFoldCol(), dataset)
         ordered, offset = _per_user_order(
             self, dataset, self.getUserCol(), self.getItemCol(), self.getSeed(), self.getSplitBy()
@@ -262,7 +267,9 @@ def train_test_split_per_user(
         "train_test_split_per_user", "testFraction", testFraction, 0.0 <= testFraction < 1.0,
         "be in [0, 1)", f"share of each userCol '{userCol}' in test",
     )
-    ordered, _ = _per_user_order("train_test_split_per_user", dataset, userCol, itemCol, seed, splitBy, with_units=True)
+    ordered, _ = _per_user_order(
+        "train_test_split_per_user", dataset, userCol, itemCol, seed, splitBy, with_units=True
+    )
     units = F.col(_UNITS)
     n_test = F.least(F.floor(units * F.lit(float(testFraction))), units - 1)
     flagged = ordered.withColumn("__spark_recs_test", F.col(_POSITION) < n_test).drop(_POSITION, _UNITS)

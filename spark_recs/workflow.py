@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, TextIO, Tuple, cast
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
@@ -72,7 +72,9 @@ LOADERS = ["synthetic", "movielens", "movielens-100k", "taste-profile", "csv", "
 #: Metrics for explicit feedback only.
 EXPLICIT_METRICS = ("rmse", "mae")
 #: Short names of the ranking metrics, and the ``RankingMetricsEvaluator`` metricName of each.
-_RANKING = {"precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"}
+_RANKING = {
+    "precision": "precisionAtK", "recall": "recallAtK", "ndcg": "ndcgAtK", "map": "meanAveragePrecision"
+}
 _RANKING_NAMES = ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK")
 #: How :py:func:`tune` scores: each held-out item among all the items its user did not see
 #: (the field's protocol), or among the rows of a zero-filled table (the course's).
@@ -230,14 +232,14 @@ def load_data(
         loader = "parquet" if str(path).lower().endswith((".parquet", ".pq")) else "csv"
     if loader not in LOADERS:
         raise ValueError(f"load_data: loader must be one of {LOADERS}, found {loader!r}")
-    if loader != "synthetic" and not path:
-        raise ValueError(f"load_data: loader {loader!r} needs a path")
     if loader == "synthetic":
         kind = "explicit" if feedback == "explicit" else "implicit"
         ratings, items = datasets.synthetic_ratings(
             spark, numUsers=numUsers, numItems=numItems, numRatings=numRatings, kind=kind, seed=seed
         )
         return LoadedData(ratings, items, ("user", "item", "rating"))
+    if not path:
+        raise ValueError(f"load_data: loader {loader!r} needs a path")
     if loader == "movielens":
         ratings, movies = datasets.load_movielens(spark, path)
         return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
@@ -335,7 +337,8 @@ def metric_evaluator(feedback: str, metric: Optional[str] = None, k: int = 10) -
     >>> metric_evaluator("implicit", "rmse")
     Traceback (most recent call last):
         ...
-    ValueError: metric_evaluator: metric 'rmse' is for explicit feedback, found feedback 'implicit'; use roem...
+    ValueError: metric_evaluator: metric 'rmse' is for explicit feedback, found feedback 'implicit';
+    use roem...
     """
     metric = metric or ("rmse" if feedback == "explicit" else "roem")
     if metric not in METRICS:
@@ -346,7 +349,8 @@ def metric_evaluator(feedback: str, metric: Optional[str] = None, k: int = 10) -
                 f"metric_evaluator: metric {metric!r} is for explicit feedback, found feedback {feedback!r}; "
                 "use roem or a ranking metric"
             )
-        return RegressionEvaluator(metricName=metric, labelCol="rating", predictionCol="prediction"), metric
+        explicit = cast(Literal["rmse", "mae"], metric)  # one of EXPLICIT_METRICS
+        return RegressionEvaluator(metricName=explicit, labelCol="rating", predictionCol="prediction"), metric
     if metric == "roem":
         return ROEMEvaluator(), metric
     name = _RANKING.get(metric, metric)
@@ -385,7 +389,7 @@ class TuneResult:
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
-HOLDOUT_METRICS = {
+HOLDOUT_METRICS: Dict[str, Dict[str, Any]] = {
     "precisionAtK@10": dict(metricName="precisionAtK", k=10),
     "recallAtK@10": dict(metricName="recallAtK", k=10),
     "ndcgAtK@10": dict(metricName="ndcgAtK", k=10),
@@ -552,19 +556,22 @@ def tune(
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
     protocol = protocol or ("zero-filled" if feedback == "explicit" else "full-catalogue")
     if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
-        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit feedback), "
-                         f"found {protocol!r} for feedback {feedback!r}")
+        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit "
+                         f"feedback), found {protocol!r} for feedback {feedback!r}")
     if folds < 2:
         raise ValueError(f"tune: folds must be >= 2, found {folds}")
     if not list(ranks) or not list(regParams) or (feedback != "explicit" and not list(alphas)):
-        raise ValueError("tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha")
+        raise ValueError(
+            "tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha"
+        )
     require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
     if protocol == "full-catalogue":
         return _tune_full_catalogue(
-            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, folds=folds,
-            evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed, parallelism=parallelism,
-            label=label, prepared=prepared, blocks=blocks, progressStream=progressStream, holdout=holdout,
+            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter,
+            folds=folds, evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed,
+            parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
+            progressStream=progressStream, holdout=holdout,
         )
     data = df if prepared else prepare(df, feedback, threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
@@ -574,8 +581,10 @@ def tune(
         inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
     ).fit(data)
     data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
-    common = dict(userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-                  coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks)
+    common: Dict[str, Any] = dict(
+        userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
+        coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
+    )
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
     builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
     if feedback != "explicit":
@@ -590,7 +599,7 @@ def tune(
     points = []
     for params, value in zip(grid, cv_model.avgMetrics):
         points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = PipelineModel(stages=[indexer, *cv_model.bestModel.stages])
+    best = PipelineModel(stages=[indexer, *cast(PipelineModel, cv_model.bestModel).stages])
     data.unpersist()
     sign = 1 if evaluator.isLargerBetter() else -1
     chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
@@ -599,27 +608,35 @@ def tune(
 
 
 def _tune_full_catalogue(
-    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
-    maxIter: int, folds: int, evaluator: Evaluator, metric_name: str, threshold: float, seed: int, parallelism: int,
-    label: str, prepared: bool, blocks: int, progressStream: Optional[TextIO], holdout: float,
+    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
+    alphas: Sequence[float], maxIter: int, folds: int, evaluator: Evaluator, metric_name: str,
+    threshold: float, seed: int, parallelism: int, label: str, prepared: bool, blocks: int,
+    progressStream: Optional[TextIO], holdout: float,
 ) -> TuneResult:
     """:py:func:`tune` under the full-catalogue protocol (see there)."""
     data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
-    indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep").fit(data)
+    indexer = IdIndexer(
+        inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
+    ).fit(data)
     indexed = indexer.transform(data)
-    cols = dict(userCol="user_idx", itemCol="item_idx")
+    cols: Dict[str, Any] = dict(userCol="user_idx", itemCol="item_idx")
     train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **cols)
     train = PerUserFolds(numFolds=folds, seed=seed, **cols).transform(train).localCheckpoint()
     test = test.localCheckpoint()
     ranker = UnseenItemRanker(**cols, ratingCol="rating", maxIter=maxIter, seed=seed, numUserBlocks=blocks,
                               numItemBlocks=blocks, implicitPrefs=True)
-    grid = ParamGridBuilder().addGrid(ranker.rank, list(ranks)).addGrid(ranker.regParam, list(regParams)).addGrid(
-        ranker.alpha, list(alphas)).build()
-    ranked_evaluator = evaluator.copy({evaluator.rankCol: "rank"})
+    grid = (
+        ParamGridBuilder()
+        .addGrid(ranker.rank, list(ranks))
+        .addGrid(ranker.regParam, list(regParams))
+        .addGrid(ranker.alpha, list(alphas))
+        .build()
+    )
+    ranked_evaluator = evaluator.copy({evaluator.getParam("rankCol"): "rank"})
     progress = Progress(len(grid) * folds + 2, label, progressStream)
     cv = CrossValidator(
-        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=ranked_evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid,
+        evaluator=ranked_evaluator, numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
     )
     cv_model = cv.fit(train)  # its best point, refit on all of train
     points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
@@ -627,15 +644,15 @@ def _tune_full_catalogue(
     sign = 1 if evaluator.isLargerBetter() else -1
     best_index = max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)
     train = train.drop("fold")
-    scores = evaluate_holdout(cv_model.bestModel.stages[-1], test)
+    scores = evaluate_holdout(cast(PipelineModel, cv_model.bestModel).stages[-1], test)
     popular = UnseenItemRankerModel.fromFitted(PopularityRecommender(**cols).fit(train), train)
     baseline = evaluate_holdout(popular, test)
     final = ranker.copy(grid[best_index]).fit(indexed)  # the best point on every interaction
     progress.tick("(refit on all interactions)")
     return TuneResult(
-        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name, best=points[best_index],
-        evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds,
-        protocol="full-catalogue", holdout=scores, baseline=baseline,
+        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name,
+        best=points[best_index], evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(),
+        feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
     )
 
 
@@ -785,7 +802,7 @@ def plot_grid(out: str, result: TuneResult) -> Optional[str]:
               file=sys.stderr)
         return None
     metric = result.metric
-    lines: Dict[str, List[Tuple[int, float]]] = {}
+    lines: Dict[str, List[Tuple[float, float]]] = {}
     for point in result.grid:
         key = ", ".join(f"{k}={v}" for k, v in point.items() if k not in ("rank", metric))
         lines.setdefault(key, []).append((point["rank"], point[metric]))

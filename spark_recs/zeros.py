@@ -1,12 +1,12 @@
 """``ZeroFiller``: add the unobserved (user, item) pairs of implicit data with rating 0."""
 
-from typing import Optional
+from typing import Any, Dict, Optional, cast
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, DataType, StringType
 
@@ -224,6 +224,8 @@ class ZeroFiller(
         typeConverter=TypeConverters.toString,
     )
 
+    _input_kwargs: Dict[str, Any]
+
     @keyword_only
     def __init__(
         self,
@@ -430,7 +432,7 @@ class ZeroFiller(
         for c, dtype in ((u, user_type), (i, item_type)):
             if isinstance(dtype, (StringType, BinaryType)):
                 nbytes = nbytes + F.coalesce(F.sum(F.octet_length(c)), F.lit(0))
-        row = df.agg(
+        row = cast(Row, df.agg(
             F.count(F.lit(1)).alias("rows"),
             null_users.alias("null_users"),
             null_items.alias("null_items"),
@@ -440,7 +442,7 @@ class ZeroFiller(
             F.count_distinct(i).alias("items"),
             F.count_distinct(u, i).alias("pairs"),
             nbytes.alias("bytes"),
-        ).first()
+        ).first())
         return {k: int(v or 0) for k, v in row.asDict().items()}
 
     @staticmethod

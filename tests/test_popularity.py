@@ -102,6 +102,23 @@ def test_null_times_and_ratings_raise(spark):
         PopularityRecommender(weighting="sum").fit(nulls)
 
 
+def test_unfitted_models_raise(log, tmp_path):
+    """A model built with no arguments (as the persistence reader builds it) has no factors:
+    using it names the stage instead of failing on None."""
+    bare = PopularityModel()
+    with pytest.raises(ValueError, match="^PopularityModel: the model has no factors; fit a PopularityRecommender"):
+        bare.transform(log)
+    with pytest.raises(ValueError, match="^PopularityModel: the model has no factors"):
+        bare.itemFactors
+    with pytest.raises(ValueError, match="^PopularityModel: the model has no factors"):
+        bare.save(str(tmp_path / "bare"))
+    ranker = UnseenItemRankerModel()
+    with pytest.raises(ValueError, match=r"^UnseenItemRankerModel: the model has no inner model \(fit"):
+        ranker.recommendForAllUsers(3)
+    with pytest.raises(ValueError, match="^UnseenItemRankerModel: the model has no inner model"):
+        ranker.getUserCol()
+
+
 def test_ranks_every_unseen_item_by_popularity(spark, log):
     """In the full-catalogue ranker, a user's held-out item ranks 1 + (unseen items more popular)
     + (tied unseen items with a smaller id), as ALS factors would rank it."""

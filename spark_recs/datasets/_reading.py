@@ -2,10 +2,10 @@
 
 import os
 import re
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union, cast
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
@@ -82,7 +82,8 @@ def read_checked_csv(
             line = first[0].lstrip("\ufeff").rstrip("\r")
             if line != header:
                 raise ValueError(
-                    f"{func}: {what} '{path}' must start with the header line '{header}', found '{line[:200]}'"
+                    f"{func}: {what} '{path}' must start with the header line '{header}', "
+                    f"found '{line[:200]}'"
                 )
         checking = StructType(schema.fields + [StructField(CORRUPT, StringType())])
         raw = spark.read.csv(
@@ -91,11 +92,15 @@ def read_checked_csv(
         names = [f.name for f in schema.fields]
         required = names if required is None else list(required)
         # Every column is referenced, so the parser checks every field of every line.
-        aggs = [F.count(F.lit(1)).alias("rows"), F.count(F.col(CORRUPT)).alias("bad"), F.min(CORRUPT).alias("example")]
+        aggs = [
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.col(CORRUPT)).alias("bad"),
+            F.min(CORRUPT).alias("example"),
+        ]
         aggs += [F.count(column(n)).alias(f"n{k}") for k, n in enumerate(names)]
         aggs += [F.count(F.when(column(n) < 0, 1)).alias(f"neg{n}") for n in nonnegative]
         aggs += [F.min(column(n)).alias(f"min{n}") for n in nonnegative]
-        stats = raw.agg(*aggs).first()
+        stats = cast(Row, raw.agg(*aggs).first())  # an aggregation without groups: one row
     except AnalysisException as e:
         if is_path_not_found(e):
             raise not_found(func, what, path) from None

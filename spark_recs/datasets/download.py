@@ -111,12 +111,14 @@ def download_movielens(
     """
     func = "download_movielens"
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise ValueError(f"{func}: name must be a plain archive name such as 'ml-latest-small', found {name!r}")
+        raise ValueError(
+            f"{func}: name must be a plain archive name such as 'ml-latest-small', found {name!r}"
+        )
     if sha256 is not None and (not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256)):
         raise ValueError(f"{func}: sha256 must be 64 hexadecimal digits, found {sha256!r}")
     expected = (sha256 or KNOWN_SHA256.get(name) or "").lower() or None
     source = url or _GROUPLENS_URL.format(name=name)
-    cache = os.path.expanduser(os.fspath(cache_dir)) if cache_dir is not None else os.path.expanduser("~/.cache/spark-recs")
+    cache = os.path.expanduser(os.fspath(cache_dir) if cache_dir is not None else "~/.cache/spark-recs")
     os.makedirs(cache, exist_ok=True)
     zip_path = os.path.join(cache, name + ".zip")
     record = zip_path + ".sha256"
@@ -144,7 +146,9 @@ def download_movielens(
 
 
 def _download(func: str, source: str, zip_path: str, expected: Optional[str]) -> str:
-    fd, part = tempfile.mkstemp(prefix=os.path.basename(zip_path) + ".", suffix=".part", dir=os.path.dirname(zip_path))
+    fd, part = tempfile.mkstemp(
+        prefix=os.path.basename(zip_path) + ".", suffix=".part", dir=os.path.dirname(zip_path)
+    )
     h = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(source, timeout=60) as response:
@@ -170,7 +174,9 @@ def _extract(func: str, zip_path: str, cache: str, target: str) -> None:
             with zipfile.ZipFile(zip_path) as z:
                 z.extractall(scratch)  # zipfile drops absolute paths and '..' parts
         except zipfile.BadZipFile:
-            raise ValueError(f"{func}: '{zip_path}' is not a zip archive; delete it to download it again") from None
+            raise ValueError(
+                f"{func}: '{zip_path}' is not a zip archive; delete it to download it again"
+            ) from None
         entries = [e for e in os.listdir(scratch) if e != "__MACOSX"]
         inner = os.path.join(scratch, entries[0]) if len(entries) == 1 else None
         src = inner if inner is not None and os.path.isdir(inner) else scratch

@@ -1,10 +1,10 @@
 """Readers for the Echo Nest Taste Profile triplets and for any CSV or Parquet file of interactions."""
 
 import os
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
@@ -30,7 +30,11 @@ from spark_recs.datasets._reading import (
 __all__ = ["load_interactions", "load_taste_profile"]
 
 _TASTE = StructType(
-    [StructField("user", StringType()), StructField("song", StringType()), StructField("plays", IntegerType())]
+    [
+        StructField("user", StringType()),
+        StructField("song", StringType()),
+        StructField("plays", IntegerType()),
+    ]
 )
 
 
@@ -181,7 +185,8 @@ def load_interactions(
         if not isinstance(name, str) or not name:
             raise TypeError(f"{func}: {param} must be a column name, found {name!r}")
     require_distinct(func, "user, item and rating columns", [name for _, name in mapped])
-    if local_path(path) is not None and "*" not in path and "?" not in path and not os.path.exists(local_path(path)):
+    local = local_path(path)
+    if local is not None and "*" not in path and "?" not in path and not os.path.exists(local):
         raise not_found(func, "path", path)
     try:
         if fmt == "parquet":
@@ -193,7 +198,9 @@ def load_interactions(
         raise
 
 
-def _load_parquet_interactions(spark: SparkSession, func: str, path: str, mapped: List[Tuple[str, str]]) -> DataFrame:
+def _load_parquet_interactions(
+    spark: SparkSession, func: str, path: str, mapped: List[Tuple[str, str]]
+) -> DataFrame:
     try:
         df = spark.read.parquet(path)
     except AnalysisException:
@@ -209,7 +216,8 @@ def _load_parquet_interactions(spark: SparkSession, func: str, path: str, mapped
     rating_is_string = False
     if len(mapped) == 3:
         dt = require_type(
-            func, "rating", mapped[2][1], df, lambda t: is_numeric(t) or isinstance(t, StringType), "numeric or string"
+            func, "rating", mapped[2][1], df,
+            lambda t: is_numeric(t) or isinstance(t, StringType), "numeric or string",
         )
         rating_is_string = isinstance(dt, StringType)
     _check_interactions(func, f"'{path}'", df, mapped, rating_is_string)
@@ -221,7 +229,7 @@ def _load_csv_interactions(
 ) -> DataFrame:
     if not isinstance(sep, str) or not sep:
         raise ValueError(f"{func}: sep must be a non-empty string, found {sep!r}")
-    options = {"sep": sep, "header": bool(header), "escape": '"'}
+    options: Dict[str, Any] = {"sep": sep, "header": bool(header), "escape": '"'}
     names = spark.read.csv(path, **options).columns  # reads the first line only
     if not names:
         raise ValueError(f"{func}: '{path}' is empty")
@@ -231,7 +239,9 @@ def _load_csv_interactions(
             raise ValueError(f"{func}: {param} '{name}' not in [{', '.join(names)}] ({where})")
     schema = StructType([StructField(n, StringType()) for n in names])
     checking = StructType(schema.fields + [StructField(CORRUPT, StringType())])
-    raw = spark.read.csv(path, schema=checking, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, **options)
+    raw = spark.read.csv(
+        path, schema=checking, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, **options
+    )
     corrupt = (
         F.count(F.col(CORRUPT)).alias("bad"),
         F.min(CORRUPT).alias("example"),
@@ -276,7 +286,7 @@ def _check_interactions(
         name = mapped[2][1]
         bad = column(name).isNotNull() & _rating_number(name).isNull()
         aggs += [F.count(F.when(bad, 1)).alias("nan"), F.min(F.when(bad, column(name))).alias("nan_example")]
-    stats = df.agg(*aggs).first()
+    stats = cast(Row, df.agg(*aggs).first())  # an aggregation without groups: one row
     rows = stats["rows"]
     if rows == 0:
         raise ValueError(f"{func}: {where} has no rows")
@@ -285,7 +295,9 @@ def _check_interactions(
     for param, name in mapped:
         missing = rows - stats[f"n_{param}"]
         if missing:
-            raise ValueError(f"{func}: {param} column '{name}' is empty (null) in {missing} of {rows} rows of {where}")
+            raise ValueError(
+                f"{func}: {param} column '{name}' is empty (null) in {missing} of {rows} rows of {where}"
+            )
     if len(mapped) == 3 and rating_is_string and stats["nan"]:
         raise ValueError(
             f"{func}: rating column '{mapped[2][1]}' is not numeric in {stats['nan']} of {rows} rows "

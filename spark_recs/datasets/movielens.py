@@ -19,7 +19,11 @@ _ML_RATINGS = StructType(
     ]
 )
 _ML_MOVIES = StructType(
-    [StructField("movieId", IntegerType()), StructField("title", StringType()), StructField("genres", StringType())]
+    [
+        StructField("movieId", IntegerType()),
+        StructField("title", StringType()),
+        StructField("genres", StringType()),
+    ]
 )
 _ML100K_ITEM = StructType(
     [
@@ -97,14 +101,16 @@ def load_movielens(spark: SparkSession, path: PathLike) -> Tuple[DataFrame, Data
     """
     func = "load_movielens"
     path = path_text(path, func)
-    if local_path(path) and not os.path.isdir(local_path(path)):
+    local = local_path(path)
+    if local and not os.path.isdir(local):
         raise not_found(func, "directory", path)
     ratings = read_checked_csv(
         spark, func, "ratings.csv", _join(path, "ratings.csv"), _ML_RATINGS, sep=",",
         header="userId,movieId,rating,timestamp",
     )
     movies = read_checked_csv(
-        spark, func, "movies.csv", _join(path, "movies.csv"), _ML_MOVIES, sep=",", header="movieId,title,genres"
+        spark, func, "movies.csv", _join(path, "movies.csv"), _ML_MOVIES, sep=",",
+        header="movieId,title,genres",
     )
     return ratings, movies
 
@@ -161,11 +167,14 @@ def load_movielens_100k(spark: SparkSession, path: PathLike) -> Tuple[DataFrame,
     """
     func = "load_movielens_100k"
     path = path_text(path, func)
-    if local_path(path) and not os.path.isdir(local_path(path)):
+    local = local_path(path)
+    if local and not os.path.isdir(local):
         raise not_found(func, "directory", path)
-    ratings = read_checked_csv(spark, func, "u.data", _join(path, "u.data"), _ML_RATINGS, sep="\t", quoted=False)
+    ratings = read_checked_csv(
+        spark, func, "u.data", _join(path, "u.data"), _ML_RATINGS, sep="\t", quoted=False
+    )
     items = read_checked_csv(
-        spark, func, "u.item", _join(path, "u.item"), _ML100K_ITEM, sep="|", encoding="ISO-8859-1", quoted=False,
-        required=["movieId", "title"],
+        spark, func, "u.item", _join(path, "u.item"), _ML100K_ITEM, sep="|", encoding="ISO-8859-1",
+        quoted=False, required=["movieId", "title"],
     )
     return ratings, items.select("movieId", "title")

@@ -2,10 +2,10 @@
 
 import hashlib
 import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, cast
 
 import numpy as np
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from spark_recs._compat import array_position
@@ -161,7 +161,9 @@ _Z_WEIGHTS = _Z_WEIGHTS / _Z_WEIGHTS.sum()
 _KEEP = 1.0 / (1.0 + np.exp(-_CHOICE_TASTE * _Z_NODES))
 
 
-def _expected_distinct(draws: int, classes: List[Tuple[int, float]], q: np.ndarray, count: np.ndarray) -> float:
+def _expected_distinct(
+    draws: int, classes: List[Tuple[int, float]], q: np.ndarray, count: np.ndarray
+) -> float:
     """Expected number of distinct kept (user, item) pairs among ``draws`` draws, taking z of
     each pair as N(0, 1) (an approximation: it only sets how many draws are tried first)."""
     total = 0.0
@@ -385,7 +387,9 @@ def synthetic_ratings(
     u, i = F.col("u"), F.col("i")
     z = (F.col("z") - F.lit(mean)) / F.lit(sd)
     if kind == "explicit":
-        stars = F.round(F.lit(3.0) + F.lit(_STAR_SCALE) * z + F.lit(_STAR_NOISE) * _normal(seed_, "noise", u, i))
+        stars = F.round(
+            F.lit(3.0) + F.lit(_STAR_SCALE) * z + F.lit(_STAR_NOISE) * _normal(seed_, "noise", u, i)
+        )
         rating = F.least(F.greatest(stars, F.lit(1.0)), F.lit(5.0)).cast("float")
     else:
         expected = F.lit(_PLAY_SCALE) * F.exp(z)
@@ -422,10 +426,16 @@ def _first_draws(
     keep = _uniform(seed, "keep", F.col("j")) * (F.lit(1.0) + F.exp(F.lit(-_CHOICE_TASTE) * F.col("z")))
 
     def pairs(draws: int) -> DataFrame:
-        shown = spark.range(0, draws, 1, num_partitions).select(j.alias("j"), user.alias("u"), item.alias("i"))
+        shown = spark.range(0, draws, 1, num_partitions).select(
+            j.alias("j"), user.alias("u"), item.alias("i")
+        )
         shown = shown.select("j", "u", "i", _taste(seed, F.col("u"), F.col("i"), rank).alias("z"))
         # z is a function of (u, i): min picks the one value
-        return shown.where(keep < F.lit(1.0)).groupBy("u", "i").agg(F.min("j").alias("d"), F.min("z").alias("z"))
+        return (
+            shown.where(keep < F.lit(1.0))
+            .groupBy("u", "i")
+            .agg(F.min("j").alias("d"), F.min("z").alias("z"))
+        )
 
     return pairs
 
@@ -464,7 +474,7 @@ def _cut(pairs: DataFrame, num_ratings: int, draws: int) -> Optional[Tuple[int, 
                 t = b * 64 + present[k - 1]
             else:
                 inside = pairs.where(bucket == F.lit(b)).agg(F.sort_array(F.collect_list("d")).alias("ds"))
-                t = int(inside.select(F.element_at("ds", k)).first()[0])
+                t = int(cast(Row, inside.select(F.element_at("ds", k)).first())[0])  # one row
             count = before + n
             mean = s1 / fixed / count
             sd = math.sqrt(max(s2 / fixed / count - mean * mean, 1e-12))
