@@ -166,9 +166,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     spark = _spark(args, "compare")
     df = _load(spark, args).as_user_item_rating()
     result = compare(
-        df, explicit=args.feedback == "explicit", ranks=_ints(args.ranks), regParams=_floats(args.reg_params),
-        alphas=_floats(args.alphas), maxIter=args.max_iter, folds=args.folds, holdout=args.holdout, seed=args.seed,
-        blocks=args.blocks, parallelism=args.parallelism,
+        df, explicit=args.feedback == "explicit", ranks=_ints(args.ranks),
+        regParams=_floats(args.reg_params), alphas=_floats(args.alphas), maxIter=args.max_iter,
+        folds=args.folds, holdout=args.holdout, seed=args.seed, blocks=args.blocks,
+        parallelism=args.parallelism,
     )
     print(result.table())
     if args.out:

@@ -19,11 +19,19 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Row, Window
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DateType, TimestampType
 
 from spark_recs import _validation as V
+from spark_recs._per_user import (
+    PAIR_TIME,
+    deal_first,
+    latest_first,
+    order_per_user,
+    split_where,
+    with_pair_time,
+)
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasUserCol, fixed_seed, without_none_seed
@@ -31,9 +39,6 @@ from spark_recs.param import HasUserCol, fixed_seed, without_none_seed
 __all__ = ["UserFolds", "cold_user_split", "last_n_split_per_user", "time_ratio_split_per_user", "time_split"]
 
 _DEFAULT_SEED = fixed_seed("spark_recs.time_splits")
-_PAIR_TIME, _POSITION, _UNITS, _TEST = (
-    "__spark_recs_pair_time", "__spark_recs_position", "__spark_recs_units", "__spark_recs_test"
-)
 #: Buckets of the user hash that cold_user_split compares with testFraction.
 _BUCKETS = 1_000_000
 
@@ -47,19 +52,6 @@ def _check_times(stage: str, dataset: DataFrame, user: str, item: str, ts: str) 
     if nulls:
         raise ValueError(f"{stage}: timestampCol '{ts}' has {nulls} null time(s); drop or fill them first")
     return dt
-
-
-def _with_pair_time(dataset: DataFrame, user: str, item: str, ts: str) -> DataFrame:
-    """``dataset`` with ``_PAIR_TIME``: the first time of the row's (user, item) pair."""
-    return dataset.withColumn(
-        _PAIR_TIME, F.min(column(ts)).over(Window.partitionBy(column(user), column(item)))
-    )
-
-
-def _sides(flagged: DataFrame) -> Tuple[DataFrame, DataFrame]:
-    """(train, test) from a frame with the boolean ``_TEST``; the temporary columns dropped."""
-    temp = [c for c in (_PAIR_TIME, _POSITION, _UNITS, _TEST) if c in flagged.columns]
-    return flagged.where(~F.col(_TEST)).drop(*temp), flagged.where(F.col(_TEST)).drop(*temp)
 
 
 def time_split(
@@ -124,22 +116,21 @@ def time_split(
     dt = _check_times(name, dataset, userCol, itemCol, timestampCol)
     if (cutoff is None) == (quantile is None):
         raise ValueError(f"{name}: give exactly one of cutoff and quantile (timestampCol '{timestampCol}')")
-    timed = _with_pair_time(dataset, userCol, itemCol, timestampCol)
+    timed = with_pair_time(dataset, userCol, itemCol, timestampCol)
     if quantile is not None:
         V.require_param(name, "quantile", quantile, 0.0 < float(quantile) < 1.0, "be in (0, 1)",
                         f"share of pairs by first time of timestampCol '{timestampCol}' in train")
         cut = _quantile_cutoff(dataset, userCol, itemCol, timestampCol, dt, float(quantile))
     else:
         cut = V.time_literal(name, "cutoff", str(cutoff), timestampCol, dt)
-    return _sides(timed.withColumn(_TEST, F.col(_PAIR_TIME) >= cut))
+    return split_where(timed, F.col(PAIR_TIME) >= cut)
 
 
 def _quantile_cutoff(dataset: DataFrame, user: str, item: str, ts: str, dt: DataType, q: float) -> Column:
     """The exact ``q`` quantile of the pairs' first times, as a literal of the column's type."""
     first = dataset.groupBy(column(user), column(item)).agg(F.min(column(ts)).alias("t"))
-    as_number = (
-        F.col("t").cast("timestamp").cast("double") if isinstance(dt, DateType) else F.col("t").cast("double")
-    )
+    t = F.col("t")
+    as_number = t.cast("timestamp").cast("double") if isinstance(dt, DateType) else t.cast("double")
     quantile = first.select(as_number.alias("v")).agg(F.expr(f"percentile(v, {q!r})").alias("q"))
     value = cast(Row, quantile.first())["q"]  # an aggregation without groups: one row
     if isinstance(dt, TimestampType):
@@ -150,14 +141,10 @@ def _quantile_cutoff(dataset: DataFrame, user: str, item: str, ts: str, dt: Data
 
 
 def _latest_pairs_per_user(name: str, dataset: DataFrame, user: str, item: str, ts: str) -> DataFrame:
-    """Checks, then ``dataset`` with ``_POSITION`` (0 = the user's latest pair: by first time,
-    descending, ties by item descending; every row of a pair has its pair's position) and
-    ``_UNITS`` (the user's number of pairs)."""
+    """Checks, then ``dataset`` with each user's pairs numbered latest first (see
+    :py:func:`spark_recs._per_user.latest_first`)."""
     _check_times(name, dataset, user, item, ts)
-    by_user = Window.partitionBy(column(user))
-    ordered = _with_pair_time(dataset, user, item, ts).withColumn(
-        _POSITION, F.dense_rank().over(by_user.orderBy(F.col(_PAIR_TIME).desc(), column(item).desc())) - 1)
-    return ordered.withColumn(_UNITS, F.max(F.col(_POSITION)).over(by_user) + 1)
+    return order_per_user(with_pair_time(dataset, user, item, ts), user, item, latest_first(item))
 
 
 def last_n_split_per_user(
@@ -213,9 +200,7 @@ def last_n_split_per_user(
     """
     name = "last_n_split_per_user"
     V.require_param(name, "n", n, int(n) >= 1, "be >= 1", f"pairs per userCol '{userCol}' in test")
-    ordered = _latest_pairs_per_user(name, dataset, userCol, itemCol, timestampCol)
-    n_test = F.least(F.lit(int(n)), F.col(_UNITS) - 1)
-    return _sides(ordered.withColumn(_TEST, F.col(_POSITION) < n_test))
+    return deal_first(_latest_pairs_per_user(name, dataset, userCol, itemCol, timestampCol), n=int(n))
 
 
 def time_ratio_split_per_user(
@@ -261,9 +246,7 @@ def time_ratio_split_per_user(
     V.require_param(name, "testFraction", testFraction, 0.0 <= testFraction < 1.0, "be in [0, 1)",
                     f"share of each userCol '{userCol}' in test")
     ordered = _latest_pairs_per_user(name, dataset, userCol, itemCol, timestampCol)
-    units = F.col(_UNITS)
-    n_test = F.least(F.floor(units * F.lit(float(testFraction))), units - 1)
-    return _sides(ordered.withColumn(_TEST, F.col(_POSITION) < n_test))
+    return deal_first(ordered, fraction=testFraction)
 
 
 def _user_bucket(user: str, seed: int) -> Column:
@@ -315,7 +298,7 @@ def cold_user_split(
                     f"share of userCol '{userCol}' values in test")
     V.require_type(name, "userCol", userCol, dataset, V.is_atomic_id, "an atomic type")
     test = _user_bucket(userCol, seed) < F.lit(int(round(testFraction * _BUCKETS)))
-    return _sides(dataset.withColumn(_TEST, test))
+    return split_where(dataset, test)
 
 
 class UserFolds(Transformer, HasUserCol, HasSeed, ParamsReadable, ParamsWritable):

@@ -12,10 +12,18 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
+from spark_recs._per_user import (
+    COUNT,
+    POSITION,
+    UNITS,
+    deal_first,
+    order_per_user,
+    seeded_order,
+)
 from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasUserCol, fixed_seed, without_none_seed
@@ -26,47 +34,13 @@ __all__ = ["PerUserFolds", "train_test_split_per_user"]
 _DEFAULT_SEED = fixed_seed("spark_recs.tuning")
 
 
-#: What a split or fold deals out: whole (user, item) pairs (every row of a pair on one side;
-#: the default) or single rows.
-_SPLIT_UNITS = ["pair", "row"]
-#: Temporary columns (dropped before anything is returned): the row's position in its user's
-#: order, and the user's number of units.
-_POSITION, _UNITS = "__spark_recs_position", "__spark_recs_units"
-
-
-def _per_user_order(
-    stage: Any, dataset: DataFrame, user: str, item: str, seed: int, unit: str, with_units: bool = False
-) -> Tuple[DataFrame, Column]:
-    """Check the columns and ``unit``; return ``dataset`` with the column ``_POSITION``: the
-    0-based position of the row's unit in its user's seeded random order (and, with
-    ``with_units``, ``_UNITS``: the user's number of units), and a seeded per-user offset hash.
-
-    The order is by a seeded hash of (user, item), ties by item. With ``unit='pair'`` every row
-    of one (user, item) pair has the pair's position (``dense_rank``), so whatever deals
-    positions out keeps the pair's rows together. With ``unit='row'`` each row has its own
-    position (``row_number``): rows of one pair tie in (hash, item), and the other atomic
-    columns break the tie, so that which of them lands where does not depend on the
-    partitioning either.
-    """
+def _checked_order(stage: Any, dataset: DataFrame, user: str, item: str, seed: int, unit: str) -> DataFrame:
+    """Check the columns and ``unit``; return ``dataset`` with each user's units in a seeded
+    random order (see :py:func:`spark_recs._per_user.order_per_user`)."""
     V.require_type(stage, "userCol", user, dataset, V.is_atomic_id, "an atomic type")
     V.require_type(stage, "itemCol", item, dataset, V.is_atomic_id, "an atomic type")
-    V.require_choice(stage, "splitBy", unit, _SPLIT_UNITS)
-    u, i, s = column(user), column(item), F.lit(seed)
-    by_user = Window.partitionBy(u)
-    if unit == "pair":
-        position = F.dense_rank().over(by_user.orderBy(F.xxhash64(s, u, i), i)) - 1
-        units = F.max(F.col(_POSITION)).over(by_user) + 1  # the last pair's position + 1
-    else:
-        others = [
-            column(f.name) for f in dataset.schema.fields
-            if f.name not in (user, item) and V.is_atomic_id(f.dataType)
-        ]
-        position = F.row_number().over(by_user.orderBy(F.xxhash64(s, u, i), i, *others)) - 1
-        units = F.count(F.lit(1)).over(by_user)
-    ordered = dataset.withColumn(_POSITION, position)
-    if with_units:
-        ordered = ordered.withColumn(_UNITS, units)
-    return ordered, F.xxhash64(s, u)
+    V.require_choice(stage, "splitBy", unit, UNITS)
+    return order_per_user(dataset, user, item, seeded_order(user, item, seed), unit)
 
 
 class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable, ParamsWritable):
@@ -201,15 +175,14 @@ class PerUserFolds(Transformer, HasUserCol, HasItemCol, HasSeed, ParamsReadable,
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         n = self.getNumFolds()
-        V.require_param(
-            self, "numFolds", n, n >= 2, "be >= 2", f"folds of each userCol '{self.getUserCol()}'"
-        )
+        V.require_param(self, "numFolds", n, n >= 2, "be >= 2",
+                        f"folds of each userCol '{self.getUserCol()}'")
         V.require_new_column(self, "foldCol", self.getFoldCol(), dataset)
-        ordered, offset = _per_user_order(
-            self, dataset, self.getUserCol(), self.getItemCol(), self.getSeed(), self.getSplitBy()
-        )
-        fold = F.pmod(F.col(_POSITION) + F.pmod(offset, F.lit(n)), F.lit(n)).cast("int")
-        return ordered.withColumn(self.getFoldCol(), fold).drop(_POSITION)
+        user, seed = self.getUserCol(), self.getSeed()
+        ordered = _checked_order(self, dataset, user, self.getItemCol(), seed, self.getSplitBy())
+        offset = F.xxhash64(F.lit(seed), column(user))  # the user's first fold
+        fold = F.pmod(F.col(POSITION) + F.pmod(offset, F.lit(n)), F.lit(n)).cast("int")
+        return ordered.withColumn(self.getFoldCol(), fold).drop(POSITION, COUNT)
 
 
 def train_test_split_per_user(
@@ -267,13 +240,5 @@ def train_test_split_per_user(
         "train_test_split_per_user", "testFraction", testFraction, 0.0 <= testFraction < 1.0,
         "be in [0, 1)", f"share of each userCol '{userCol}' in test",
     )
-    ordered, _ = _per_user_order(
-        "train_test_split_per_user", dataset, userCol, itemCol, seed, splitBy, with_units=True
-    )
-    units = F.col(_UNITS)
-    n_test = F.least(F.floor(units * F.lit(float(testFraction))), units - 1)
-    flagged = ordered.withColumn("__spark_recs_test", F.col(_POSITION) < n_test).drop(_POSITION, _UNITS)
-    test = flagged.where(F.col("__spark_recs_test")).drop("__spark_recs_test")
-    train = flagged.where(~F.col("__spark_recs_test")).drop("__spark_recs_test")
-    return train, test
-
+    ordered = _checked_order("train_test_split_per_user", dataset, userCol, itemCol, seed, splitBy)
+    return deal_first(ordered, fraction=testFraction)
