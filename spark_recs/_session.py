@@ -6,11 +6,13 @@ is the JVM: no ``SparkContext`` (so no ``setLogLevel``). Here are the few replac
 doing exactly what PySpark does on a classic session.
 """
 
+import os
+import sys
 import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
-__all__ = ["conf_scope", "get_or_create", "is_connect", "set_log_level"]
+__all__ = ["conf_scope", "get_or_create", "is_connect", "local_python_workers", "set_log_level"]
 
 
 def is_connect() -> bool:
@@ -63,3 +65,25 @@ def get_or_create(builder: Any, remote: Optional[str] = None) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Failed to set spark", UserWarning)
         return builder.getOrCreate()
+
+
+def local_python_workers(master: Optional[str], remote: Optional[str]) -> None:
+    """Let Spark's Python workers run this interpreter when they run on this machine.
+
+    PySpark starts its workers with ``PYSPARK_PYTHON``, else the first ``python3`` on PATH.
+    A console script of a virtual environment that is not activated (``.venv/bin/spark-recs``)
+    then gets workers without the environment's pandas and pyarrow, and every Arrow batch
+    (``mapInPandas``) fails with ``No module named 'pandas'``. So when the workers are local
+    (a ``local`` master, or none and no ``spark-submit``, or a Spark Connect server started
+    here with ``local[N]``) and ``PYSPARK_PYTHON`` is unset, it is set to ``sys.executable``.
+    A cluster's master, a shared Connect server (``sc://``) and spark-submit keep their own
+    setting.
+    """
+    if os.environ.get("PYSPARK_PYTHON") or os.environ.get("PYSPARK_GATEWAY_PORT"):  # set, or spark-submit
+        return
+    if remote:
+        local = remote.startswith("local")
+    else:
+        local = master is None or master.startswith("local")
+    if local:
+        os.environ["PYSPARK_PYTHON"] = sys.executable

@@ -153,7 +153,7 @@ def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch)
 
 
 def test_shuffle_partitions_are_put_back_when_the_demo_fails(spark_session):
-    from spark_recs.demo import _shuffle_partitions
+    from spark_recs.workflow import sized_shuffles as _shuffle_partitions
 
     key = "spark.sql.shuffle.partitions"
     before = spark_session.conf.get(key)
@@ -238,3 +238,27 @@ def test_runs_under_spark_submit(plays_csv):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["users"] == 40
+
+
+@pytest.mark.parametrize(
+    "env, master, remote, expected",
+    [
+        ({}, None, None, sys.executable),  # PySpark's default master is local
+        ({}, "local[2]", None, sys.executable),
+        ({}, None, "local[2]", sys.executable),  # a Connect server started here
+        ({}, "yarn", None, None),  # a cluster's workers run their own Python
+        ({}, None, "sc://spark-host:15002", None),  # a shared Connect server
+        ({"PYSPARK_GATEWAY_PORT": "4242"}, None, None, None),  # under spark-submit
+        ({"PYSPARK_PYTHON": "/opt/python3"}, "local[2]", None, "/opt/python3"),  # the user's choice
+    ],
+)
+def test_local_workers_run_this_python(monkeypatch, env, master, remote, expected):
+    # an unactivated venv's console script (.venv/bin/spark-recs) got workers without pandas
+    from spark_recs._session import local_python_workers
+
+    for var in ("PYSPARK_PYTHON", "PYSPARK_GATEWAY_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    local_python_workers(master, remote)
+    assert os.environ.get("PYSPARK_PYTHON") == expected
