@@ -16,7 +16,7 @@ nothing, scores what random ranking scores, never better. Rows mode takes rows a
 null predictions follow ``nanPredictions``.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
@@ -701,10 +701,22 @@ class _RankingParams(_RowEvaluatorParams, HasK):
         raise NotImplementedError
 
     def _rankingMetric(self, dataset: DataFrame) -> float:
-        metric = self._metric()
+        return self._rankingMetrics(dataset, [(self._metric(), self.getK())])[0]
+
+    def _sharesPerUserStats(self) -> bool:
+        """Whether every metric and k read the same per-user stats (rank mode, or ties
+        averaged), so that several can come from one job."""
+        return self._rankMode() or self.getTieRule() != "itemId"
+
+    def _rankingMetrics(self, dataset: DataFrame, specs: Sequence[Tuple[str, int]]) -> List[float]:
+        """The value of each (metricName, k) of ``specs``, from one job. More than one spec
+        needs :py:meth:`_sharesPerUserStats`."""
         stage = V.stage_name(self)
-        k, threshold = self.getK(), self.getThreshold()
-        V.require_param(self, "k", k, k >= 1, "be >= 1", f"top-ranked rows per userCol '{self.getUserCol()}'")
+        threshold = self.getThreshold()
+        for _, k in specs:
+            V.require_param(self, "k", k, k >= 1, "be >= 1",
+                            f"top-ranked rows per userCol '{self.getUserCol()}'")
+        metric, k = specs[0]
         V.require_param(
             self, "threshold", threshold, threshold == threshold, "not be NaN",
             f"relevant when ratingCol '{self.getRatingCol()}' > threshold",
@@ -728,11 +740,12 @@ class _RankingParams(_RowEvaluatorParams, HasK):
                     rows, k, has_min_by_k(dataset.sparkSession) and not _FORCE_WINDOW_TOP_K
                 )
         rel, n_rel = F.col("stats"), F.col("n_rel")
-        value = _METRIC_EXPRESSIONS[metric](rel, n_rel, k)
-        score = F.when(n_rel > 0, value).otherwise(F.lit(0.0))
         counted = n_rel > 0 if self.getNoRelevantUsers() == "exclude" else F.lit(True)
+        scores = [F.when(n_rel > 0, _METRIC_EXPRESSIONS[m](rel, n_rel, kk)).otherwise(F.lit(0.0))
+                  for m, kk in specs]
+        values = [F.avg(F.when(counted, score)).alias(f"value{j}") for j, score in enumerate(scores)]
         totals = cast(Row, per_user.agg(
-            F.avg(F.when(counted, score)).alias("value"),
+            *values,
             F.count(F.when(counted, 1)).alias("users"),
             F.sum("rows").alias("rows"),
             F.sum(F.when(F.col(_U).isNull(), F.col("rows"))).alias("null_users"),
@@ -746,7 +759,7 @@ class _RankingParams(_RowEvaluatorParams, HasK):
                 f"{stage}: no user has a relevant row (ratingCol '{self.getRatingCol()}' > "
                 f"threshold {threshold}) and noRelevantUsers='exclude' leaves none to average"
             )
-        return float(totals["value"])
+        return [float(totals[f"value{j}"]) for j in range(len(specs))]
 
 
 #: Each metric from a user's relevant rows' ``stats`` (see ``_rank_metrics``), their number
@@ -1085,6 +1098,54 @@ class RankingMetricsEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable)
     def _metric(self) -> str:
         V.require_choice(self, "metricName", self.getMetricName(), _METRICS)
         return self.getMetricName()
+
+    def evaluateMetrics(self, dataset: DataFrame, metrics: Mapping[str, Tuple[str, int]]) -> Dict[str, float]:
+        """Several metrics of one dataset, each as :py:meth:`evaluate` with that ``metricName``
+        and ``k`` (the other params this evaluator's) would give it.
+
+        Parameters
+        ----------
+        dataset : :py:class:`pyspark.sql.DataFrame`
+            As for :py:meth:`evaluate`.
+        metrics : mapping of str to (str, int)
+            A name of your choosing to (metricName, k); k is ignored by
+            ``meanAveragePrecision``.
+
+        Returns
+        -------
+        dict of str to float
+            Each name's value.
+
+        Raises
+        ------
+        ValueError
+            What :py:meth:`evaluate` raises, for any of the metrics.
+
+        Notes
+        -----
+        Spark jobs: one, when the metrics share their per-user ranking statistics: in rank
+        mode (``rankCol`` set) or with ``tieRule='average'``; with ``tieRule='itemId'`` on
+        scored rows (whose top-k depends on k and the metric) one job per metric.
+
+        Examples
+        --------
+        >>> from spark_recs import RankingMetricsEvaluator
+        >>> predictions = spark.createDataFrame(
+        ...     [(1, 10, 1.0, 0.9), (1, 11, 0.0, 0.8), (1, 12, 1.0, 0.1), (2, 10, 1.0, 0.5)],
+        ...     ["user", "item", "rating", "prediction"])
+        >>> values = RankingMetricsEvaluator().evaluateMetrics(
+        ...     predictions, {"p@1": ("precisionAtK", 1), "map": ("meanAveragePrecision", 1)})
+        >>> {name: round(v, 4) for name, v in values.items()}
+        {'p@1': 1.0, 'map': 0.9167}
+        """
+        names = list(metrics)
+        for name in names:
+            V.require_choice(self, "metricName", metrics[name][0], _METRICS)
+        if self._sharesPerUserStats():
+            values = self._rankingMetrics(dataset, [metrics[name] for name in names])
+            return dict(zip(names, values))
+        return {name: self.copy({self.metricName: m, self.k: k}).evaluate(dataset)
+                for name, (m, k) in metrics.items()}
 
 
 class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):

@@ -180,6 +180,24 @@ def test_ranking_metric_average_ties_equals_numpy(predictions, rows, metric, k):
         assert ours != pytest.approx(by_item, rel=1e-9)
 
 
+@pytest.mark.parametrize("tie_rule", ["average", "itemId"])
+def test_evaluate_metrics_equals_each_metric_against_numpy(predictions, rows, tie_rule, top_k_plan):
+    """evaluateMetrics: several (metricName, k) at once (one job with ties averaged, one per
+    metric with ties by item) give what numpy gives each of them."""
+    users, items, ratings, preds = columns(rows)
+    specs = {f"{m}@{k}": (m, k) for m in METRICS for k in (1, 3, 10)}
+    got = RankingMetricsEvaluator(tieRule=tie_rule).evaluateMetrics(predictions, specs)
+    assert list(got) == list(specs)
+    for name, (m, k) in specs.items():
+        expected = reference.ranking_metric(users, items, ratings, preds, m, k, tie_rule=tie_rule)
+        assert got[name] == pytest.approx(expected, rel=1e-12, abs=1e-15), name
+
+
+def test_evaluate_metrics_rejects_an_unknown_metric(predictions):
+    with pytest.raises(ValueError, match=r"RankingMetricsEvaluator: metricName must be one of .*found 'auc'"):
+        RankingMetricsEvaluator().evaluateMetrics(predictions, {"x": ("auc", 10)})
+
+
 def test_without_ties_both_rules_agree(spark):
     rng = random.Random(8)
     rows = [(u, i, float(rng.choice([0, 0, 1, 3])), rng.random()) for u in range(20) for i in range(12)]
