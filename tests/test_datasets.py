@@ -5,7 +5,7 @@ import os
 import random
 import re
 import zipfile
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -194,6 +194,33 @@ def test_synthetic_bad_arguments(spark):
         synthetic_ratings(spark, numUsers=2, numItems=10, numRatings=21)
     with pytest.raises(ValueError, match=r"synthetic_ratings: numRatings=95 distinct \(user, item\) pairs are out of reach"):
         synthetic_ratings(spark, numUsers=2, numItems=50, numRatings=95, zipf=3.0)
+    with pytest.raises(ValueError, match=r"synthetic_ratings: tasteThreshold must be a finite number, found nan"):
+        synthetic_ratings(spark, tasteThreshold=float("nan"))
+    with pytest.raises(ValueError, match=r"lower numRatings, zipf or tasteThreshold"):
+        synthetic_ratings(spark, numUsers=5, numItems=20, numRatings=95, tasteThreshold=6.0)
+
+
+def test_synthetic_taste_threshold_makes_users_pick_by_taste(spark):
+    # Pickier users (a higher tasteThreshold) keep the draws they like most, so which items
+    # they have follows taste more and popularity less: the 10 most popular items hold a
+    # smaller share of the rows. Same seed and sizes; only the threshold differs.
+    def top10_share(threshold):
+        df, _ = synthetic_ratings(spark, numUsers=100, numItems=200, numRatings=1000, zipf=1.0,
+                                  tasteThreshold=threshold, seed=4)
+        counts = sorted((r["count"] for r in df.groupBy("item").count().collect()), reverse=True)
+        assert sum(counts) == 1000
+        return sum(counts[:10]) / 1000
+
+    assert top10_share(1.0) < 0.9 * top10_share(0.0)  # 0.283 and 0.332
+
+
+def test_synthetic_ml_100k_settings(spark):
+    # the sizes of MovieLens 100K, and the popularity curve the README quotes (top item 716 raters)
+    settings = synthetic.SYNTHETIC_SETTINGS["ml-100k"]
+    df, items = synthetic_ratings(spark, **settings, seed=42)
+    stats = df.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("user").alias("users")).first()
+    assert (stats["rows"], stats["users"], items.count()) == (100_000, 943, 1682)
+    assert df.groupBy("item").count().agg(F.max("count")).first()[0] == 716
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from spark_recs.datasets.download import KNOWN_SHA256 as KNOWN_SHA256
 from spark_recs.datasets.download import download_movielens
 from spark_recs.datasets.files import load_interactions, load_taste_profile
 from spark_recs.datasets.movielens import load_movielens, load_movielens_100k
-from spark_recs.datasets.synthetic import synthetic_ratings
+from spark_recs.datasets.synthetic import SYNTHETIC_SETTINGS, synthetic_ratings
 from spark_recs.interactions import interaction_stats, wide_to_long
 
 __all__ = [
+    "SYNTHETIC_SETTINGS",
     "download_movielens",
     "interaction_stats",
     "load_interactions",
