@@ -10,7 +10,7 @@ directory with ``--data PATH``.
 from pyspark.ml import Pipeline
 from pyspark.ml.recommendation import ALS
 
-from _common import als_blocks, explicit_data, parse, session
+from _common import explicit_data, parse, session, show_recommendations, size_to_data
 from spark_recs import IdIndexer, recommend_for_users
 
 
@@ -18,15 +18,16 @@ def main() -> None:
     args = parse(__doc__.splitlines()[0])
     spark = session("ch1 named users")
     ratings, items = explicit_data(spark, args)
+    blocks = size_to_data(spark, ratings)
     pipeline = Pipeline(stages=[
         IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"]),
         ALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", rank=10, maxIter=10, regParam=0.1,
-            coldStartStrategy="drop", seed=args.seed, **als_blocks(args)),
+            coldStartStrategy="drop", seed=args.seed, **blocks),
     ])
     model = pipeline.fit(ratings)
     named = [r["user"] for r in ratings.select("user").distinct().orderBy("user").limit(3).collect()]
     recs = recommend_for_users(model, named, n=5, rated=ratings, titles=items.select("item", "title"))
-    recs.show(truncate=False)
+    show_recommendations(recs)
     assert recs.count() == 15, "five recommendations for each of three users"
 
 

@@ -11,7 +11,7 @@ from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
 
-from _common import als_blocks, explicit_data, parse, session
+from _common import explicit_data, parse, session, size_to_data
 from spark_recs import IdIndexer, train_test_split_per_user
 from spark_recs.datasets import wide_to_long
 
@@ -20,6 +20,7 @@ def main() -> None:
     args = parse(__doc__.splitlines()[0])
     spark = session("ch2 ALS basics")
     ratings, _ = explicit_data(spark, args)
+    blocks = size_to_data(spark, ratings)
     # a wide table of the 20 most rated items, as spreadsheets and surveys deliver them
     top = [r["item"] for r in ratings.groupBy("item").count().orderBy(F.desc("count"), "item").limit(20).collect()]
     wide = ratings.where(F.col("item").isin(top)).groupBy("user").pivot("item", top).agg(F.first("rating"))
@@ -33,7 +34,7 @@ def main() -> None:
     indexed.show(5)
     train, test = train_test_split_per_user(indexed, testFraction=0.2, seed=args.seed)
     als = ALS(userCol="user_id", itemCol="item_id", ratingCol="rating", rank=10, maxIter=10, regParam=0.1,
-              coldStartStrategy="drop", seed=args.seed, **als_blocks(args))
+              coldStartStrategy="drop", seed=args.seed, **blocks)
     model = als.fit(train)
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
     value = rmse.evaluate(model.transform(test))

@@ -14,7 +14,7 @@ from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import functions as F
 
-from _common import als_blocks, explicit_data, parse, session
+from _common import explicit_data, parse, session, show_recommendations, size_to_data
 from spark_recs import IdIndexer, PerUserFolds, recommend_for_users, train_test_split_per_user
 from spark_recs.datasets import interaction_stats
 
@@ -24,6 +24,7 @@ def main() -> None:
     spark = session("ch3 MovieLens explicit")
     ratings, items = explicit_data(spark, args)
     ratings = ratings.cache()
+    blocks = size_to_data(spark, ratings)
     stats = interaction_stats(ratings, ratingCol="rating")
     print(f"{stats['rows']} ratings, {stats['users']} users, {stats['items']} items, sparsity {stats['sparsity']:.4f}")
     print(f"ratings per user: {stats['rows_per_user']}; per item: {stats['rows_per_item']}")
@@ -35,7 +36,7 @@ def main() -> None:
     n_folds = 2 if args.small else 3
     folds = PerUserFolds(numFolds=n_folds, seed=args.seed).transform(indexer.transform(train)).cache()
     als = ALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", coldStartStrategy="drop",
-              maxIter=3 if args.small else 10, seed=args.seed, **als_blocks(args))
+              maxIter=3 if args.small else 10, seed=args.seed, **blocks)
     grid = (ParamGridBuilder().addGrid(als.rank, [4, 10] if args.small else [5, 10, 20])
             .addGrid(als.regParam, [0.1] if args.small else [0.05, 0.2]).build())
     rmse = RegressionEvaluator(metricName="rmse", labelCol="rating", predictionCol="prediction")
@@ -55,7 +56,7 @@ def main() -> None:
     user = ratings.groupBy("user").count().orderBy(F.desc("count"), "user").first()["user"]
     liked = ratings.where((F.col("user") == user) & (F.col("rating") >= 4)).join(items, "item")
     recs = recommend_for_users(best, [user], n=10, rated=ratings, titles=items.select("item", "title"))
-    recs.show(truncate=False)
+    show_recommendations(recs)
     print("genres the user rated 4+:")
     liked.groupBy("genres").count().orderBy(F.desc("count")).show(5, truncate=False)
     print("genres recommended:")

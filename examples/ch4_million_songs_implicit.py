@@ -17,7 +17,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
-from _common import als_blocks, implicit_data, parse, session
+from _common import implicit_data, parse, session, show_recommendations, size_to_data
 from spark_recs import (
     BinaryRater,
     IdIndexer,
@@ -35,7 +35,7 @@ from spark_recs import (
 from spark_recs.datasets import interaction_stats
 
 
-def tune(data, args, label):
+def tune(data, args, label, blocks):
     """Per-user folds on zero-filled data, CrossValidator over ImplicitALS with ROEM."""
     train, test = train_test_split_per_user(data, testFraction=0.2, seed=args.seed)
     # Integer ids once, before the folds (the vocabulary holds no play counts, so nothing leaks
@@ -44,7 +44,7 @@ def tune(data, args, label):
     n_folds = 2 if args.small else 3
     folds = PerUserFolds(numFolds=n_folds, seed=args.seed).transform(indexer.transform(train)).cache()
     als = ImplicitALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", coldStartStrategy="drop",
-                      maxIter=3 if args.small else 10, seed=args.seed, **als_blocks(args))
+                      maxIter=3 if args.small else 10, seed=args.seed, **blocks)
     grid = (ParamGridBuilder().addGrid(als.rank, [4] if args.small else [4, 10]).addGrid(als.regParam, [0.1])
             .addGrid(als.alpha, [1.0, 20.0]).build())
     cv = CrossValidator(estimator=als, estimatorParamMaps=grid, evaluator=ROEMEvaluator(), numFolds=n_folds,
@@ -60,7 +60,7 @@ def tune(data, args, label):
     return best, roem
 
 
-def rank_all_unseen(plays, args):
+def rank_all_unseen(plays, args, blocks):
     """The field's protocol: per-user holdout of the plays (no zeros), CrossValidator over
     UnseenItemRanker on per-user folds, P@10 with each held-out song ranked among all the songs
     its user did not play in training; most-popular as the baseline."""
@@ -70,7 +70,7 @@ def rank_all_unseen(plays, args):
     n_folds = 2 if args.small else 3
     folds = PerUserFolds(numFolds=n_folds, seed=args.seed, **cols).transform(train).cache()
     ranker = UnseenItemRanker(**cols, coldStartStrategy="drop", maxIter=3 if args.small else 10, seed=args.seed,
-                              **als_blocks(args))
+                              **blocks)
     grid = ParamGridBuilder().addGrid(ranker.rank, [4] if args.small else [4, 10]).addGrid(
         ranker.alpha, [1.0, 20.0]).build()
     precision = PrecisionAtKEvaluator(k=10, rankCol="rank")  # reads the rank: one pass over held-out rows
@@ -92,25 +92,26 @@ def main() -> None:
     spark = session("ch4 Million Songs implicit")
     plays, songs = implicit_data(spark, args)
     plays = plays.cache()
+    blocks = size_to_data(spark, plays)
     stats = interaction_stats(plays, ratingCol="rating")
     print(f"{stats['rows']} (user, song) play counts, {stats['users']} users, {stats['items']} songs, "
           f"sparsity {stats['sparsity']:.4f}; plays per row {stats['rating']}")
 
     filled = ZeroFiller(handleDuplicates="sum").transform(plays).cache()
     print(f"with zeros: {filled.count()} rows, {filled.where('rating = 0').count()} of them zeros")
-    model, roem = tune(filled, args, "play counts")
+    model, roem = tune(filled, args, "play counts", blocks)
 
     binary = BinaryRater(threshold=0.0, outputCol="rating").transform(filled)
     print("binary ratings:", {r["rating"]: r["count"] for r in binary.groupBy("rating").count().collect()})
-    binary_model, binary_roem = tune(binary, args, "binary")
+    binary_model, binary_roem = tune(binary, args, "binary", blocks)
 
     named = [r["user"] for r in plays.select("user").distinct().orderBy("user").limit(3).collect()]
     titles = songs.select("item", "title") if songs is not None else None
     recs = recommend_for_users(binary_model, named, n=5, rated=plays, titles=titles)
-    recs.show(truncate=False)
+    show_recommendations(recs)
     assert recs.count() == 15 and roem < 0.5 and binary_roem < 0.5
 
-    ours, baseline = rank_all_unseen(plays.where(F.col("rating") > 0), args)
+    ours, baseline = rank_all_unseen(plays.where(F.col("rating") > 0), args, blocks)
     assert 0 <= baseline <= 1 and 0 <= ours <= 1
 
 

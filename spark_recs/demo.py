@@ -6,19 +6,17 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 """
 
 import time
-from contextlib import nullcontext
-from typing import Any, Callable, ContextManager, Dict, Optional, cast
+from typing import Any, Callable, Dict, Optional, cast
 
 from pyspark.ml.evaluation import RegressionEvaluator
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from spark_recs._session import conf_scope
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
 from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import train_test_split_per_user
-from spark_recs.workflow import format_table, tune
+from spark_recs.workflow import format_table, sized_shuffles, tie_notes, tune
 from spark_recs.zeros import ZeroFiller
 
 __all__ = ["run_demo"]
@@ -48,12 +46,8 @@ def _stats(title: str, df: DataFrame, out: Callable[[str], None]) -> None:
 def _top5(model: Any, users: list, rated: DataFrame, items: DataFrame) -> None:
     recs = recommend_for_users(model, users, n=5, rated=rated, titles=items.select("item", "title"))
     print(format_table(recs.collect(), recs.columns))
-
-
-def _shuffle_partitions(spark: Any, n: Optional[int]) -> ContextManager[None]:
-    """``spark.sql.shuffle.partitions`` set to ``n`` for a block, the session's own value put
-    back after it (None: the session's setting stands)."""
-    return nullcontext() if n is None else conf_scope(spark, {"spark.sql.shuffle.partitions": str(n)})
+    for note in tie_notes(recs, recs.columns[0]):
+        print(note)
 
 
 def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int = 2,
@@ -93,7 +87,7 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     about 100 s with 4 on 2 cores) and puts the session's setting back at the end, also when
     it fails.
     """
-    with _shuffle_partitions(spark, shuffle_partitions):
+    with sized_shuffles(spark, shuffle_partitions):
         return _run_demo(spark, quick, seed, parallelism, out)
 
 

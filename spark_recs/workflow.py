@@ -12,15 +12,30 @@ per-user folds (reporting each fit through a :py:class:`Progress`) and returns a
 
 import csv
 import json
+import math
 import os
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, NamedTuple, Optional, Sequence, TextIO, Tuple, cast
+from typing import (
+    Any,
+    ContextManager,
+    Dict,
+    List,
+    Literal,
+    NamedTuple,
+    Optional,
+    Sequence,
+    TextIO,
+    Tuple,
+    cast,
+)
 
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
+from pyspark.ml.param import Param
 from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import DataFrame, SparkSession
@@ -29,10 +44,11 @@ from pyspark.sql.types import DataType
 
 from spark_recs import datasets
 from spark_recs._checkpoint import require_checkpointing
-from spark_recs._validation import column
+from spark_recs._session import conf_scope
+from spark_recs._validation import column, require_choice
 from spark_recs.binary import BinaryRater
 from spark_recs.evaluation import RankingMetricsEvaluator, ROEMEvaluator
-from spark_recs.indexer import IdIndexer
+from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.popularity import PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.recommendation import ImplicitALS
@@ -63,6 +79,17 @@ __all__ = [
     "reporting_pipeline",
     "tune",
     "write_tune_outputs",
+    "ROWS_PER_PARTITION",
+    "INDEXED_COLUMNS",
+    "HoldoutAndFolds",
+    "TunedRanker",
+    "WorkSizes",
+    "cross_validate_ranker",
+    "most_popular",
+    "sized_shuffles",
+    "split_holdout_and_folds",
+    "work_sizes",
+    "tie_notes",
 ]
 
 #: Kinds of feedback: stars as they are, play counts (zero-filled), or 1/0 above a threshold.
@@ -84,6 +111,47 @@ METRICS = (*EXPLICIT_METRICS, "roem", *_RANKING, *_RANKING_NAMES)
 
 
 # -- progress --------------------------------------------------------------------------------
+
+
+#: Interaction rows per shuffle partition and per ALS block when an entry point sizes its work
+#: to its data (:py:func:`work_sizes`).
+ROWS_PER_PARTITION = 250_000
+
+
+class WorkSizes(NamedTuple):
+    """What :py:func:`work_sizes` returns."""
+
+    #: ``spark.sql.shuffle.partitions``: 4 .. 200.
+    shuffle_partitions: int
+    #: ALS's ``numUserBlocks`` and ``numItemBlocks``: 2 .. 10.
+    als_blocks: int
+
+
+def work_sizes(rows: int) -> WorkSizes:
+    """Shuffle partitions and ALS blocks for ``rows`` interactions: one per
+    :py:data:`ROWS_PER_PARTITION` rows, at least 4 partitions and 2 blocks, at most Spark's
+    defaults (200 shuffle partitions, 10 ALS blocks), which suit tens of millions of rows. On
+    small data those defaults cost most of the time: 2,000 real Taste Profile triplets took
+    270 s through the chapter-4 example (issue 15), each of 200 tiny tasks paying its fixed cost.
+
+    Examples
+    --------
+    >>> from spark_recs.workflow import work_sizes
+    >>> work_sizes(100_000), work_sizes(10_000_000), work_sizes(10**9)
+    (WorkSizes(shuffle_partitions=4, als_blocks=2), WorkSizes(shuffle_partitions=40, als_blocks=10), \
+WorkSizes(shuffle_partitions=200, als_blocks=10))
+    """
+    n = math.ceil(max(int(rows), 1) / ROWS_PER_PARTITION)
+    return WorkSizes(shuffle_partitions=min(200, max(4, n)), als_blocks=min(10, max(2, n)))
+
+
+def sized_shuffles(spark: SparkSession, partitions: Optional[int]) -> ContextManager[None]:
+    """``spark.sql.shuffle.partitions`` set to ``partitions`` for a ``with`` block, the
+    session's own value put back after it (classic and Spark Connect alike); None leaves the
+    session's setting alone (the user chose one)."""
+    if partitions is None:
+        return nullcontext()
+    return conf_scope(spark, {"spark.sql.shuffle.partitions": str(partitions)})
 
 
 class Progress:
@@ -183,9 +251,10 @@ def load_data(
     itemCol: str = "item",
     ratingCol: str = "rating",
     sep: str = ",",
-    numUsers: int = 600,
-    numItems: int = 9000,
-    numRatings: int = 100_000,
+    synthetic: str = "ml-latest-small",
+    numUsers: Optional[int] = None,
+    numItems: Optional[int] = None,
+    numRatings: Optional[int] = None,
     seed: int = 42,
 ) -> LoadedData:
     """Read interactions with one of the :py:data:`LOADERS`, or make synthetic ones.
@@ -203,8 +272,13 @@ def load_data(
     userCol, itemCol, ratingCol, sep : str
         'csv' and 'parquet': the columns to read and the csv field separator; the result
         names them ``user``, ``item``, ``rating``.
-    numUsers, numItems, numRatings, seed : int
-        Synthetic data: its size and seed.
+    synthetic : str, default 'ml-latest-small'
+        Synthetic data: one of :py:data:`~spark_recs.datasets.SYNTHETIC_SETTINGS`, the shape
+        of the public data set it imitates.
+    numUsers, numItems, numRatings : int, optional
+        Synthetic data: sizes that replace those of ``synthetic``.
+    seed : int, default 42
+        Synthetic data: the seed.
 
     Returns
     -------
@@ -217,8 +291,8 @@ def load_data(
     Raises
     ------
     ValueError
-        An unknown loader, a loader other than 'synthetic' without a path, or what the loader
-        raises (bad fields, negative play counts, ...).
+        An unknown loader or ``synthetic`` setting, a loader other than 'synthetic' without a
+        path, or what the loader raises (bad fields, negative play counts, ...).
     FileNotFoundError
         ``path`` does not exist.
 
@@ -233,10 +307,12 @@ def load_data(
     if loader not in LOADERS:
         raise ValueError(f"load_data: loader must be one of {LOADERS}, found {loader!r}")
     if loader == "synthetic":
+        require_choice("load_data", "synthetic", synthetic, list(datasets.SYNTHETIC_SETTINGS))
+        settings = dict(datasets.SYNTHETIC_SETTINGS[synthetic])
+        sizes = dict(numUsers=numUsers, numItems=numItems, numRatings=numRatings)
+        settings.update({name: value for name, value in sizes.items() if value is not None})
         kind = "explicit" if feedback == "explicit" else "implicit"
-        ratings, items = datasets.synthetic_ratings(
-            spark, numUsers=numUsers, numItems=numItems, numRatings=numRatings, kind=kind, seed=seed
-        )
+        ratings, items = datasets.synthetic_ratings(spark, **settings, kind=kind, seed=seed)
         return LoadedData(ratings, items, ("user", "item", "rating"))
     if not path:
         raise ValueError(f"load_data: loader {loader!r} needs a path")
@@ -424,13 +500,14 @@ def positives(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame
 
 def evaluate_holdout(model: Any, test: DataFrame) -> Dict[str, float]:
     """The full-catalogue metrics of a ranker on held-out rows: :py:data:`HOLDOUT_METRICS` and
-    ROEM, each from one job over the ranked held-out rows (cached while they are read). The
-    evaluators read the model's userCol and itemCol."""
+    ROEM: the held-out rows ranked once (cached while they are read), then one job for the
+    ranking metrics (:py:meth:`~spark_recs.RankingMetricsEvaluator.evaluateMetrics`) and one for
+    ROEM. The evaluators read the model's userCol and itemCol."""
     cols = dict(userCol=model.getUserCol(), itemCol=model.getItemCol(), rankCol="rank")
     ranked = model.transform(test).cache()
     try:
-        values = {name: RankingMetricsEvaluator(**cols, **args).evaluate(ranked)
-                  for name, args in HOLDOUT_METRICS.items()}
+        specs = {name: (args["metricName"], args.get("k", 10)) for name, args in HOLDOUT_METRICS.items()}
+        values = RankingMetricsEvaluator(**cols).evaluateMetrics(ranked, specs)
         values["roem"] = ROEMEvaluator(**cols).evaluate(ranked)
     finally:
         ranked.unpersist()
@@ -607,6 +684,113 @@ def tune(
                       larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds)
 
 
+#: The indexed id columns of the full-catalogue workflow (IdIndexer's outputs).
+INDEXED_COLUMNS: Dict[str, Any] = dict(userCol="user_idx", itemCol="item_idx")
+
+
+class HoldoutAndFolds(NamedTuple):
+    """What :py:func:`split_holdout_and_folds` returns."""
+
+    #: The IdIndexerModel of ``user`` and ``item`` (fit on every interaction).
+    indexer: IdIndexerModel
+    #: Every interaction, with ``user_idx`` and ``item_idx``.
+    indexed: DataFrame
+    #: Each user's training pairs, with a ``fold`` column (``PerUserFolds``); localCheckpointed.
+    train: DataFrame
+    #: Each user's held-out pairs; localCheckpointed.
+    test: DataFrame
+
+
+def split_holdout_and_folds(data: DataFrame, *, holdout: float, folds: int, seed: int) -> HoldoutAndFolds:
+    """Index ``user`` and ``item`` of positive interactions (one row per pair), hold out each
+    user's share ``holdout`` of pairs (:py:func:`~spark_recs.train_test_split_per_user`) and
+    deal the training pairs to ``folds`` per-user folds (:py:class:`~spark_recs.PerUserFolds`).
+
+    Ids are indexed on every interaction, not per fold: a vocabulary carries no rating, so
+    this leaks nothing. Spark jobs: the IdIndexer fit, and one ``localCheckpoint`` each of
+    train and test (so the folds and the holdout are computed once).
+
+    Raises
+    ------
+    ValueError
+        What the stages raise: missing columns, ``holdout`` outside [0, 1), ``folds`` < 2.
+    """
+    indexer = IdIndexer(
+        inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
+    ).fit(data)
+    indexed = indexer.transform(data)
+    train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **INDEXED_COLUMNS)
+    train = PerUserFolds(numFolds=folds, seed=seed, **INDEXED_COLUMNS).transform(train).localCheckpoint()
+    return HoldoutAndFolds(indexer, indexed, train, test.localCheckpoint())
+
+
+class TunedRanker(NamedTuple):
+    """What :py:func:`cross_validate_ranker` returns."""
+
+    #: The UnseenItemRanker the grid's params were applied to.
+    estimator: UnseenItemRanker
+    #: The param grid, in CrossValidator's order.
+    grid: List[Dict[Param, Any]]
+    #: CrossValidator's average metric per grid point.
+    avg_metrics: List[float]
+    #: The position of the best point in ``grid``.
+    best_index: int
+    #: The best point refit on all training rows.
+    model: UnseenItemRankerModel
+
+    def points(self, metric_name: str) -> List[Dict[str, Any]]:
+        """The grid as dicts of param name to value, each with its average metric."""
+        return [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
+                for params, value in zip(self.grid, self.avg_metrics)]
+
+
+def cross_validate_ranker(
+    train: DataFrame, *, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
+    maxIter: int, blocks: int, seed: int, evaluator: Evaluator, folds: int, parallelism: int,
+    progress: Progress,
+) -> TunedRanker:
+    """Cross-validate implicit :py:class:`~spark_recs.UnseenItemRanker` over ranks x regParams x
+    alphas on the ``fold`` column (0 .. ``folds`` - 1) of ``train`` (from
+    :py:func:`split_holdout_and_folds`), with ``evaluator`` reading the ranker's ``rank``
+    column (the full-catalogue protocol), and refit the best point on all of ``train``.
+
+    Spark jobs: per grid point and fold an ALS fit (``maxIter`` iterations), the ranker's
+    seen-items job and one evaluation; then the best point's fit on all of ``train``. Each
+    fit ticks ``progress``.
+
+    Raises
+    ------
+    ValueError
+        What ALS, the ranker and the evaluator raise.
+    """
+    ranker = UnseenItemRanker(**INDEXED_COLUMNS, ratingCol="rating", maxIter=maxIter, seed=seed,
+                              numUserBlocks=blocks, numItemBlocks=blocks, implicitPrefs=True)
+    grid = (
+        ParamGridBuilder()
+        .addGrid(ranker.rank, list(ranks))
+        .addGrid(ranker.regParam, list(regParams))
+        .addGrid(ranker.alpha, list(alphas))
+        .build()
+    )
+    cv = CrossValidator(
+        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=evaluator,
+        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+    )
+    cv_model = cv.fit(train)
+    sign = 1 if evaluator.isLargerBetter() else -1
+    best_index = max(range(len(grid)), key=lambda i: cv_model.avgMetrics[i] * sign)
+    best = cast(UnseenItemRankerModel, cast(PipelineModel, cv_model.bestModel).stages[-1])
+    return TunedRanker(ranker, grid, list(cv_model.avgMetrics), best_index, best)
+
+
+def most_popular(train: DataFrame) -> UnseenItemRankerModel:
+    """Most-popular (:py:class:`~spark_recs.PopularityRecommender`, interactions counted) on
+    the indexed ``train``, as a full-catalogue ranker. Spark jobs: the popularity fit and the
+    ranker's seen-items job."""
+    plain = train.drop("fold")
+    return UnseenItemRankerModel.fromFitted(PopularityRecommender(**INDEXED_COLUMNS).fit(plain), plain)
+
+
 def _tune_full_catalogue(
     df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
     alphas: Sequence[float], maxIter: int, folds: int, evaluator: Evaluator, metric_name: str,
@@ -615,40 +799,20 @@ def _tune_full_catalogue(
 ) -> TuneResult:
     """:py:func:`tune` under the full-catalogue protocol (see there)."""
     data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
-    indexer = IdIndexer(
-        inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
-    ).fit(data)
-    indexed = indexer.transform(data)
-    cols: Dict[str, Any] = dict(userCol="user_idx", itemCol="item_idx")
-    train, test = train_test_split_per_user(indexed, testFraction=holdout, seed=seed, **cols)
-    train = PerUserFolds(numFolds=folds, seed=seed, **cols).transform(train).localCheckpoint()
-    test = test.localCheckpoint()
-    ranker = UnseenItemRanker(**cols, ratingCol="rating", maxIter=maxIter, seed=seed, numUserBlocks=blocks,
-                              numItemBlocks=blocks, implicitPrefs=True)
-    grid = (
-        ParamGridBuilder()
-        .addGrid(ranker.rank, list(ranks))
-        .addGrid(ranker.regParam, list(regParams))
-        .addGrid(ranker.alpha, list(alphas))
-        .build()
-    )
+    split = split_holdout_and_folds(data, holdout=holdout, folds=folds, seed=seed)
     ranked_evaluator = evaluator.copy({evaluator.getParam("rankCol"): "rank"})
-    progress = Progress(len(grid) * folds + 2, label, progressStream)
-    cv = CrossValidator(
-        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid,
-        evaluator=ranked_evaluator, numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+    progress = Progress(len(list(ranks)) * len(list(regParams)) * len(list(alphas)) * folds + 2, label,
+                        progressStream)
+    tuned = cross_validate_ranker(
+        split.train, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, blocks=blocks,
+        seed=seed,        evaluator=ranked_evaluator, folds=folds, parallelism=parallelism, progress=progress,
     )
-    cv_model = cv.fit(train)  # its best point, refit on all of train
-    points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
-              for params, value in zip(grid, cv_model.avgMetrics)]
-    sign = 1 if evaluator.isLargerBetter() else -1
-    best_index = max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)
-    train = train.drop("fold")
-    scores = evaluate_holdout(cast(PipelineModel, cv_model.bestModel).stages[-1], test)
-    popular = UnseenItemRankerModel.fromFitted(PopularityRecommender(**cols).fit(train), train)
-    baseline = evaluate_holdout(popular, test)
-    final = ranker.copy(grid[best_index]).fit(indexed)  # the best point on every interaction
+    points = tuned.points(metric_name)
+    scores = evaluate_holdout(tuned.model, split.test)
+    baseline = evaluate_holdout(most_popular(split.train), split.test)
+    final = tuned.estimator.copy(tuned.grid[tuned.best_index]).fit(split.indexed)  # best point, every row
     progress.tick("(refit on all interactions)")
+    indexer, best_index = split.indexer, tuned.best_index
     return TuneResult(
         model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name,
         best=points[best_index], evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(),
@@ -858,6 +1022,41 @@ def id_types(model: PipelineModel) -> Tuple[Optional[DataType], Optional[DataTyp
         else:
             found.append(None)
     return found[0], found[1]
+
+
+def tie_notes(recs: DataFrame, userCol: str, scoreCol: str = "score") -> List[str]:
+    """A line for each user whose top-N list (:py:func:`~spark_recs.recommend_for_users`'s
+    rows) holds more than one item, all with one score: what a model with no signal for that
+    user gives (a user with all-zero factors, a constant model), listed by item id, the tie
+    rule. For printing beside a shown list: it collects one row per such user, so give it the
+    recommendations of named users, not of all users.
+
+    Raises
+    ------
+    ValueError
+        A missing column.
+
+    Examples
+    --------
+    >>> from spark_recs.workflow import tie_notes
+    >>> recs = spark.createDataFrame([("ann", 1, "a", 0.0), ("ann", 2, "b", 0.0), ("bob", 1, "a", 0.9),
+    ...                               ("bob", 2, "c", 0.4)], ["user", "rank", "item", "score"])
+    >>> tie_notes(recs, "user")
+    ["note: user ann's 2 recommendations all score 0 (a tie: the model has no signal for this user; \
+they are listed by item id)"]
+    """
+    for name in (userCol, scoreCol):
+        if name not in recs.columns:
+            raise ValueError(f"tie_notes: column '{name}' not in {recs.columns}")
+    per_user = recs.groupBy(userCol).agg(
+        F.count(F.lit(1)).alias("n"), F.min(scoreCol).alias("low"), F.max(scoreCol).alias("high")
+    )
+    tied = per_user.where((F.col("n") > 1) & (F.col("low") == F.col("high"))).orderBy(userCol)
+    return [
+        f"note: user {r[userCol]}'s {r['n']} recommendations all score {r['low']:g} (a tie: the model has no "
+        f"signal for this user; they are listed by item id)"
+        for r in tied.collect()
+    ]
 
 
 def format_table(rows: Sequence[Any], columns: Sequence[str]) -> str:
