@@ -17,6 +17,7 @@ import os
 import sys
 from typing import Any, List, NoReturn, Optional, Sequence
 
+from spark_recs.datasets import SYNTHETIC_SETTINGS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
     FEEDBACKS,
@@ -24,15 +25,20 @@ from spark_recs.workflow import (
     METRICS,
     PROTOCOLS,
     LoadedData,
+    WorkSizes,
     format_table,
     id_types,
     load_data,
     locate_tune_outputs,
+    sized_shuffles,
     tune,
+    work_sizes,
     write_tune_outputs,
 )
 
 __all__ = ["main"]
+
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 
 EXIT_USAGE = 2
 
@@ -54,7 +60,7 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
 
     from spark_recs._checkpoint import CONF as CHECKPOINT_CONF
     from spark_recs._checkpoint import own_checkpoint_dir, server_conf
-    from spark_recs._session import get_or_create, set_log_level
+    from spark_recs._session import get_or_create, local_python_workers, set_log_level
 
     if args.master and args.remote:
         raise UsageError("--master and --remote exclude each other: --remote local[N] starts a local server")
@@ -74,6 +80,7 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
     own_dir = not any(item.partition("=")[0].strip() == CHECKPOINT_CONF for item in args.conf or [])
     if own_dir and remote.startswith("local"):  # the server's SparkContext: set only as it starts
         builder = builder.config(map=server_conf())
+    local_python_workers(args.master, remote or None)
     spark = get_or_create(builder, remote or None)
     set_log_level(spark, args.log_level)
     if own_dir:
@@ -86,14 +93,30 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
 # -- data -------------------------------------------------------------------------------------
 
 
-def _load(spark: Any, args: argparse.Namespace) -> LoadedData:
-    """What --loader and --input name (the embedded synthetic data without them)."""
+def _conf_given(args: argparse.Namespace, key: str) -> bool:
+    return any(item.partition("=")[0].strip() == key for item in args.conf or [])
+
+
+def _sizes(args: argparse.Namespace, loaded: LoadedData, synthetic: str = "ml-latest-small") -> WorkSizes:
+    """Shuffle partitions and ALS blocks for the data (:py:func:`work_sizes`): the synthetic
+    data's size is known; a file's rows are counted (one job)."""
+    if args.input:
+        rows = loaded.interactions.count()
+    else:
+        rows = args.ratings or SYNTHETIC_SETTINGS[args.synthetic or synthetic]["numRatings"]
+    return work_sizes(rows)
+
+
+def _load(spark: Any, args: argparse.Namespace, synthetic: str = "ml-latest-small") -> LoadedData:
+    """What --loader and --input name (without them, the embedded synthetic data: --synthetic,
+    else ``synthetic``)."""
     if args.loader not in (None, "synthetic") and not args.input:
         raise UsageError(f"--loader {args.loader} needs --input PATH")
     return load_data(
         spark, args.input, loader=args.loader, feedback=args.feedback,
         userCol=args.user_col, itemCol=args.item_col, ratingCol=args.rating_col, sep=args.sep,
-        numUsers=args.users, numItems=args.items, numRatings=args.ratings, seed=args.seed,
+        synthetic=args.synthetic or synthetic, numUsers=args.users, numItems=args.items,
+        numRatings=args.ratings, seed=args.seed,
     )
 
 
@@ -145,12 +168,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     spark = _spark(args, "tune")
     loaded = _load(spark, args)
     df = loaded.as_user_item_rating()
-    result = tune(
-        df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas, maxIter=args.max_iter,
-        folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold, seed=args.seed,
-        parallelism=args.parallelism, blocks=args.blocks, protocol=args.protocol, holdout=args.holdout,
-    )
-    write_tune_outputs(args.out, result, df, items=loaded.items)
+    sizes = _sizes(args, loaded)
+    with sized_shuffles(spark, None if _conf_given(args, SHUFFLE_PARTITIONS) else sizes.shuffle_partitions):
+        result = tune(
+            df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas,
+            maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold,
+            seed=args.seed, parallelism=args.parallelism, blocks=args.blocks or sizes.als_blocks,
+            protocol=args.protocol, holdout=args.holdout,
+        )
+        write_tune_outputs(args.out, result, df, items=loaded.items)
     report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
     if result.holdout is not None:
         report.update(holdout=result.holdout, baseline=result.baseline)
@@ -161,16 +187,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from spark_recs.comparison import compare, write_compare_outputs
 
+    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    if args.feedback == "binary":
+        raise UsageError("compare takes ratings (--feedback explicit) or play counts (--feedback implicit)")
     if not 0 < args.holdout < 1:
         raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
     spark = _spark(args, "compare")
-    df = _load(spark, args).as_user_item_rating()
-    result = compare(
-        df, explicit=args.feedback == "explicit", ranks=_ints(args.ranks),
-        regParams=_floats(args.reg_params), alphas=_floats(args.alphas), maxIter=args.max_iter,
-        folds=args.folds, holdout=args.holdout, seed=args.seed, blocks=args.blocks,
-        parallelism=args.parallelism,
-    )
+    loaded = _load(spark, args, synthetic="ml-100k")
+    sizes = _sizes(args, loaded, synthetic="ml-100k")
+    with sized_shuffles(spark, None if _conf_given(args, SHUFFLE_PARTITIONS) else sizes.shuffle_partitions):
+        result = compare(
+            loaded.as_user_item_rating(), explicit=args.feedback == "explicit", ranks=ranks,
+            regParams=reg_params, alphas=alphas, maxIter=args.max_iter, folds=args.folds,
+            holdout=args.holdout, seed=args.seed, blocks=args.blocks or sizes.als_blocks,
+            parallelism=args.parallelism,
+        )
     print(result.table())
     if args.out:
         for path in write_compare_outputs(args.out, result):
@@ -244,7 +275,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     spark = _spark(args, "demo")
     # the demo sizes its shuffles for its small data unless the user set them with --conf
-    own = any(item.partition("=")[0].strip() == "spark.sql.shuffle.partitions" for item in args.conf or [])
+    own = _conf_given(args, SHUFFLE_PARTITIONS)
     run_demo(spark, quick=args.quick, seed=args.seed, parallelism=args.parallelism,
              shuffle_partitions=None if own else DEMO_SHUFFLE_PARTITIONS)
     return 0
@@ -279,9 +310,12 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--item-col", default="item", help="csv/parquet: the item column")
     data.add_argument("--rating-col", default="rating", help="csv/parquet: the rating column")
     data.add_argument("--sep", default=",", help="csv: the field separator")
-    data.add_argument("--users", type=int, default=600, help="synthetic: number of users")
-    data.add_argument("--items", type=int, default=9000, help="synthetic: number of items")
-    data.add_argument("--ratings", type=int, default=100_000, help="synthetic: number of ratings")
+    data.add_argument("--synthetic", choices=list(SYNTHETIC_SETTINGS),
+                      help="synthetic: the public data set whose shape it imitates (default ml-latest-small; "
+                           "compare's ml-100k)")
+    data.add_argument("--users", type=int, help="synthetic: number of users (default: --synthetic's)")
+    data.add_argument("--items", type=int, help="synthetic: number of items (default: --synthetic's)")
+    data.add_argument("--ratings", type=int, help="synthetic: number of ratings (default: --synthetic's)")
     data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -304,7 +338,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--folds", type=int, default=3)
     p.add_argument(
-        "--blocks", type=int, default=4, help="ALS numUserBlocks and numItemBlocks (Spark's default is 10)"
+        "--blocks", type=int,
+        help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10; Spark's is 10)"
     )
     p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
     p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
@@ -318,13 +353,21 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_tune)
 
     p = sub.add_parser("compare", parents=[common, data],
-                       help="most-popular, the explicit ALS recipe and tuned implicit ALS on one holdout")
-    p.add_argument("--ranks", default="16,32")
-    p.add_argument("--reg-params", default="0.1,1.0")
-    p.add_argument("--alphas", default="1,10")
+                       help="most-popular, the explicit ALS recipe and tuned implicit ALS on one holdout",
+                       description="Fit most-popular, the common explicit ALS recipe (rank 10, regParam "
+                                   "0.05; ratings only) and implicit ALS cross-validated on the training "
+                                   "pairs; score each on one per-user holdout, every held-out item ranked "
+                                   "among all the items its user did not see; print the table. Without "
+                                   "--input: synthetic data shaped like MovieLens 100K (--synthetic "
+                                   "ml-100k).")
+    p.add_argument("--ranks", default="16,32", help="implicit grid: ranks (default 16,32)")
+    p.add_argument("--reg-params", default="0.1", help="implicit grid: regParams (default 0.1)")
+    p.add_argument("--alphas", default="1,10", help="implicit grid: alphas (default 1,10)")
     p.add_argument("--max-iter", type=int, default=10)
-    p.add_argument("--folds", type=int, default=3)
-    p.add_argument("--blocks", type=int, default=4)
+    p.add_argument("--folds", type=int, default=2,
+                   help="cross-validation folds of the training pairs (default 2)")
+    p.add_argument("--blocks", type=int,
+                   help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10)")
     p.add_argument("--holdout", type=float, default=0.25, help="each user's share of pairs held out")
     p.add_argument("--out", help="a directory for compare.json and compare.png")
     p.set_defaults(run=cmd_compare)
