@@ -69,7 +69,7 @@ class CompareResult:
     def label(self, name: str) -> str:
         """A model's name as the table prints it (the recipe's and the tuned point's params)."""
         if name == EXPLICIT:
-            return "ALS explicit (rank 10, regParam 0.05)"
+            return "ALS explicit (rank {rank}, regParam {regParam})".format(**EXPLICIT_RECIPE)
         if name == IMPLICIT:
             return "ALS implicit tuned ({})".format(", ".join(f"{k} {v:g}" for k, v in self.best.items()))
         return name
@@ -178,9 +178,9 @@ def compare(
     -----
     Spark jobs: the positives and the IdIndexer fit; the split and folds (checkpointed once);
     per grid point and fold an ALS fit and an evaluation; the best point's refit; per model
-    its fit, the ranking of the held-out rows (one job per metric over a cached result) and
-    its top-10 lists (one beyond-accuracy job). Fits: ``len(grid) * folds + 1`` ALS, plus the
-    recipe's, plus most-popular's aggregation.
+    its fit, the ranking of the held-out rows (cached, then one job for the ranking metrics and
+    one for ROEM) and its top-10 lists (one beyond-accuracy job). Fits: ``len(grid) * folds +
+    1`` ALS, plus the recipe's, plus most-popular's aggregation.
 
     Examples
     --------

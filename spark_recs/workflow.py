@@ -812,10 +812,10 @@ def _tune_full_catalogue(
     baseline = evaluate_holdout(most_popular(split.train), split.test)
     final = tuned.estimator.copy(tuned.grid[tuned.best_index]).fit(split.indexed)  # best point, every row
     progress.tick("(refit on all interactions)")
-    indexer, best_index = split.indexer, tuned.best_index
     return TuneResult(
-        model=PipelineModel(stages=[indexer, final]), grid=points, metric=metric_name,
-        best=points[best_index], evaluator=ranked_evaluator, larger_is_better=evaluator.isLargerBetter(),
+        model=PipelineModel(stages=[split.indexer, final]), grid=points, metric=metric_name,
+        best=points[tuned.best_index], evaluator=ranked_evaluator,
+        larger_is_better=evaluator.isLargerBetter(),
         feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
     )
 

@@ -180,8 +180,11 @@ def _z_quantiles(rank: int) -> np.ndarray:
     standard normal (from 65,536 fixed-seed samples on the driver): for a small rank z is far
     from normal (heavy tails), which a picky ``tasteThreshold`` feels."""
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((2, 65536, rank))
-    z = np.sort((a * b).sum(axis=1) / math.sqrt(rank))
+    z = np.zeros(65536)
+    for _ in range(rank):  # a coordinate at a time: memory stays 65,536 floats whatever the rank
+        a, b = rng.standard_normal((2, 65536))
+        z += a * b
+    z = np.sort(z / math.sqrt(rank))
     return z[(np.arange(_Z_QUANTILES) * len(z) + len(z) // 2) // _Z_QUANTILES]
 
 
