@@ -5,8 +5,8 @@ Rows mode (the default): one row per (user, item) with the true rating and the p
 all they need, so they plug into ``CrossValidator`` next to ``ALS`` where Spark's
 ``RankingEvaluator`` (which wants per-user arrays) cannot. Rank mode (``rankCol`` set): each
 held-out row carries where it ranks among all the items its user did not see in training, and
-the metric is computed from those rows alone. Every metric is SQL expressions, in one Spark job
-(a few for ROEM's ``method='pairs'``): no Python UDF, and nothing per user reaches the driver.
+the metric is computed from those rows alone. Every metric is SQL expressions, in one Spark job:
+no Python UDF, and nothing per user reaches the driver.
 
 Ties are safe by default: tied rows are scored by the expected value of the metric over a
 random order of the tie (``tieRule='average'``), so a model that predicts one constant, or
@@ -41,7 +41,6 @@ _REL = "__rel"
 _NAN_RULES = ["last", "drop"]
 _TIE_RULES = ["average", "min"]
 _TOP_K_TIE_RULES = ["average", "itemId"]
-_ROEM_METHODS = ["sort", "pairs"]
 _NO_RELEVANT_RULES = ["zero", "exclude"]
 _K_METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "mrrAtK", "hitRateAtK"]
 _METRICS = _K_METRICS + ["meanAveragePrecision"]
@@ -251,11 +250,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
     nanPredictions : str, default 'last'
         Rows whose prediction is NaN or null: 'last' ranks them after all other rows of the
         user (tied among themselves, by ``tieRule``); 'drop' leaves them out.
-    method : str, default 'sort'
-        Rows mode: how it is computed (see Notes), with the same result: 'sort' reads the rows
-        once; 'pairs' reads them three times but never shuffles them, which is faster when
-        they are cheap to read again (cached, checkpointed, in files) and slower when each
-        read computes them again (``ALSModel.transform`` output, as in ``CrossValidator``).
     rankCol, numAboveCol, numTiedCol, numCandidatesCol, itemCol : str
         Rank mode (``rankCol`` set, no default): the held-out rows of
         :py:class:`spark_recs.UnseenItemRankerModel` with where each ranks among all the
@@ -293,15 +287,8 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
     ``numCandidates - 1``: the same number as rows mode on that zero-filled table. One job,
     over the held-out rows only.
 
-    How rows mode runs: a zero rating adds nothing to the numerator, so only the ranks of
-    rated rows are needed, and a rated row's position is the number of the user's rows with a
-    strictly greater prediction; the rating sum and the checks come from the same pass.
-
-    - 'sort': one aggregation per user sorts the user's predictions once (``sort_array``) and
-      finds each rated row with ``array_position``. One Spark job; the rows are read once.
-    - 'pairs': one aggregation counts each user's rows and rated rows and runs the checks;
-      then the rated rows are broadcast and every row is joined, on its user, to the rated
-      rows it beats, with no per-user aggregation of the rows (``docs/design.md``, "ROEM").
+    Rows mode runs one aggregation per user that sorts its predictions (``docs/design.md``,
+    "ROEM's plan"), one Spark job.
 
     Nothing per user reaches the driver.
 
@@ -334,17 +321,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         typeConverter=TypeConverters.toString,
     )
 
-    method: "Param[str]" = Param(
-        Params._dummy(),
-        "method",
-        "how ROEM is computed, with the same result: 'sort' (one pass: each user's predictions "
-        "are sorted; best when the rows are computed as they are read, such as "
-        "ALSModel.transform output in CrossValidator) or 'pairs' (three passes, no shuffle of "
-        "the rows; faster when the predictions are materialized: cached, checkpointed or "
-        "read from files).",
-        typeConverter=TypeConverters.toString,
-    )
-
     _input_kwargs: Dict[str, Any]
 
     @keyword_only
@@ -356,7 +332,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         predictionCol: str = "prediction",
         tieRule: str = "average",
         nanPredictions: str = "last",
-        method: str = "sort",
         itemCol: str = "item",
         rankCol: Optional[str] = None,
         numAboveCol: str = "numAbove",
@@ -364,7 +339,7 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         numCandidatesCol: str = "numCandidates",
     ) -> None:
         super().__init__()
-        self._setDefault(tieRule="average", method="sort")
+        self._setDefault(tieRule="average")
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
 
@@ -377,7 +352,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         predictionCol: str = "prediction",
         tieRule: str = "average",
         nanPredictions: str = "last",
-        method: str = "sort",
         itemCol: str = "item",
         rankCol: Optional[str] = None,
         numAboveCol: str = "numAbove",
@@ -395,14 +369,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
     def getTieRule(self) -> str:
         """Gets the value of :py:attr:`tieRule` or its default value 'average'."""
         return self.getOrDefault(self.tieRule)
-
-    def setMethod(self, value: str) -> "ROEMEvaluator":
-        """Sets the value of :py:attr:`method`."""
-        return self._set(method=value)
-
-    def getMethod(self) -> str:
-        """Gets the value of :py:attr:`method` or its default value 'sort'."""
-        return self.getOrDefault(self.method)
 
     def isLargerBetter(self) -> bool:
         """ROEM is an expected rank: lower is better."""
@@ -429,7 +395,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
 
     def _evaluate(self, dataset: DataFrame) -> float:
         V.require_choice(self, "tieRule", self.getTieRule(), _TIE_RULES)
-        V.require_choice(self, "method", self.getMethod(), _ROEM_METHODS)
         average = self.getTieRule() == "average"
         if self._rankMode():
             totals = self._byRanks(dataset, average)
@@ -442,11 +407,8 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         # same order with half the bytes per value
         p = F.col(_P).cast("float") if isinstance(prediction_type, FloatType) else F.col(_P)
         rows = rows.withColumn(_P, p)
-        if self.getMethod() == "sort":
-            totals = cast(Row, _roem_by_sorting(rows, average).agg(*_sums()).first()).asDict()
-            self._raiseOnBadTotals(totals)
-        else:
-            totals = self._byPairs(rows, average)
+        totals = cast(Row, _roem_by_sorting(rows, average).agg(*_sums()).first()).asDict()
+        self._raiseOnBadTotals(totals)
         return float(totals["numerator"] / totals["denominator"])
 
     def _byRanks(self, dataset: DataFrame, average: bool) -> Dict[str, Any]:
@@ -480,29 +442,6 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
         self._raiseOnBadTotals(totals)
         return totals
 
-    def _byPairs(self, rows: DataFrame, average: bool) -> Dict[str, Any]:
-        """Method 'pairs': the checks' totals and ROEM's numerator and denominator."""
-        per_user = _per_user(rows, average).persist()
-        try:
-            light = F.col("c") <= _PAIRS_MAX_RATED
-            totals = cast(Row, per_user.agg(
-                *_sums(F.when(light, F.col("term"))),
-                F.sum(F.when(light, F.col("c"))).alias("light_rated"),
-                F.count(F.when(~light, 1)).alias("heavy_users"),
-            ).first()).asDict()
-            self._raiseOnBadTotals(totals)
-            totals["numerator"] = totals["numerator"] or 0.0
-            if (totals["light_rated"] or 0) <= _PAIRS_MAX_ROWS:
-                totals["numerator"] += _pairs_sum(rows, per_user.where(light), average)
-                if totals["heavy_users"]:
-                    heavy = F.broadcast(per_user.where(~light).select(_U))
-                    totals["numerator"] += _sorted_sum(rows.join(heavy, _U, "left_semi"), average)
-            else:
-                totals["numerator"] = _sorted_sum(rows, average)
-        finally:
-            per_user.unpersist()
-        return totals
-
     def _raiseOnBadTotals(self, totals: Dict[str, Any]) -> None:
         """Bad rows; negative ratings, or none above 0, which leave ROEM undefined."""
         self._raiseOnBadRows(totals, None)
@@ -519,19 +458,11 @@ class ROEMEvaluator(Evaluator, _RowEvaluatorParams, ParamsReadable, ParamsWritab
             )
 
 
-#: ROEM's pair plan: a user with at most this many rated rows is scored by comparing each of
-#: its rows with each of its rated rows (broadcast); a user with more is scored by sorting.
-_PAIRS_MAX_RATED = 64
-#: ... and the pair plan is used only when those users' rated rows, which every task holds,
-#: number at most this many (about 40 bytes each).
-_PAIRS_MAX_ROWS = 1_000_000
-
-
-def _sums(term: Optional[Column] = None) -> List[Column]:
-    """ROEM's totals over per-user rows: the numerator (the users' terms, or ``term``), the
-    denominator and the checks' counts."""
+def _sums() -> List[Column]:
+    """ROEM's totals over per-user rows: the numerator (the users' terms), the denominator and
+    the checks' counts."""
     return [
-        F.sum(F.col("term") if term is None else term).alias("numerator"),
+        F.sum("term").alias("numerator"),
         F.sum("rsum").alias("denominator"),
         F.sum("n").alias("rows"),
         F.sum("negative").alias("negative"),
@@ -541,8 +472,8 @@ def _sums(term: Optional[Column] = None) -> List[Column]:
 
 
 def _row_counts() -> List[Column]:
-    """Per-user counts both ROEM plans aggregate: rows, rows without a prediction, the rating
-    sum, and the checks' negative and null-or-NaN ratings."""
+    """Per-user counts of rows mode: rows, rows without a prediction, the rating sum, and the
+    checks' negative and null-or-NaN ratings."""
     r = F.col(_R)
     return [
         F.count(F.lit(1)).alias("n"),
@@ -557,60 +488,6 @@ def _user_term(numerator: Column, n: Column) -> Column:
     """A user's share of ROEM's numerator: the rank-weighted ratings over (rows - 1), or 0 for
     a user with one row."""
     return F.when(n > 1, numerator / F.greatest(n - 1, F.lit(1)).cast("double")).otherwise(0.0)
-
-
-def _rated(rows: DataFrame) -> Column:
-    """The rows the pair plan ranks: a user, a rating other than 0 and a prediction."""
-    return F.col(_U).isNotNull() & (F.col(_R) != 0) & ~_invalid_rating() & ~F.col(_NAN)
-
-
-def _per_user(rows: DataFrame, average: bool) -> DataFrame:
-    """One aggregation of the rows: per user, the counts the checks need, ``c`` the number of
-    rated rows with a prediction, and ``term``, the part of the user's ROEM term that the pair
-    plan does not count: rated rows without a prediction (``nanPredictions='last'``), which
-    rank below every other row, and under the 'average' rule minus the half rating each rated
-    row gets for meeting itself as a tie."""
-    r, nan = F.col(_R), F.col(_NAN)
-    per_user = rows.groupBy(_U).agg(
-        F.count(F.when(_rated(rows), 1)).alias("c"),
-        F.sum(F.when(nan, r)).alias("rsum_nan"),
-        *_row_counts(),
-    )
-    n, n_nan = F.col("n"), F.col("n_nan")
-    rsum_nan = F.coalesce(F.col("rsum_nan"), F.lit(0.0))
-    numerator = rsum_nan * ((n - n_nan) + ((n_nan - 1) / 2.0 if average else F.lit(0.0)))
-    if average:
-        numerator = numerator - (F.coalesce(F.col("rsum"), F.lit(0.0)) - rsum_nan) / 2.0
-    return per_user.select(
-        _U, "c", "n", "rsum", "negative", "null_ratings", _user_term(numerator, n).alias("term")
-    )
-
-
-def _pairs_sum(rows: DataFrame, per_user: DataFrame, average: bool) -> float:
-    """The ROEM terms of ``per_user``'s users from their rated rows, by pairs, in two passes
-    over the rows that shuffle nothing.
-
-    A rated row's position is the number of the user's rows with a strictly greater
-    prediction, so its term is the sum over rows of the ratings of the rated rows they beat,
-    over (rows - 1). The rated rows, each with its rating over its user's rows - 1 (from
-    ``per_user``, broadcast), are broadcast; every row is joined, on the user, to the rated
-    rows it beats, and those are summed: no aggregation per user. Under the 'average' rule a
-    tie counts half.
-    """
-    n1 = F.broadcast(per_user.where(F.col("n") > 1).select(_U, (F.col("n") - 1).cast("double").alias("__n1")))
-    side = rows.where(_rated(rows)).join(n1, _U).select(
-        F.col(_U).alias("__bu"), F.col(_P).alias("__t"), (F.col(_R) / F.col("__n1")).alias("__w")
-    )
-    p, t, w = F.col(_P), F.col("__t"), F.col("__w")
-    beats = (p >= t) if average else (p > t)
-    pairs = rows.where(~F.col(_NAN)).join(F.broadcast(side), (F.col(_U) == F.col("__bu")) & beats)
-    weight = F.when(p == t, w / 2.0).otherwise(w) if average else w
-    return float(cast(Row, pairs.agg(F.sum(weight)).first())[0] or 0.0)
-
-
-def _sorted_sum(rows: DataFrame, average: bool) -> float:
-    """The users' whole ROEM terms by sorting, summed (see ``_roem_by_sorting``)."""
-    return float(cast(Row, _roem_by_sorting(rows, average).agg(F.sum("term")).first())[0] or 0.0)
 
 
 def _roem_by_sorting(rows: DataFrame, average: bool) -> DataFrame:

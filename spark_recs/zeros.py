@@ -110,30 +110,18 @@ class ZeroFiller(
     **strategy="full".** Output: one row per (user, item) among the distinct users and items
     of the input, U x I rows; observed pairs keep their rating, the others get 0. If U x I >
     ``maxRows`` a ``ValueError`` is raised right after the counting job. The grid is never
-    shuffled. When the input fits ``spark.sql.autoBroadcastJoinThreshold`` (64 bytes a row
-    plus string ids' bytes, as counted by that job), the grid is the distinct users crossed
-    with the broadcast distinct items, left-joined to the broadcast input. Otherwise (a join
-    would then shuffle all U x I rows) items get a dense index 0..I-1 in ascending order of
-    their value; each user's sorted observed indices o_1 < ... < o_n split [0, I) into the
-    gaps [0, o_1), (o_1, o_2), ..., (o_n, I), whose indices become the user's zero rows (a
-    map-side explode of per-user arrays); zero indices are mapped back to items through a
-    broadcast of the I distinct items. Both give the same rows.
+    shuffled: small inputs are joined by broadcast, others go through each user's gaps between
+    observed items (``docs/design.md``, "ZeroFiller's plans"); both give the same rows.
 
     **strategy="sample".** User u gets z_u = min(I - n_u, round(numZeros * n_u)) zeros with
     ``numZerosMode="perPositive"``, z_u = min(I - n_u, round(numZeros)) with ``"perUser"``,
     where round(x) = floor(x + 0.5) rounds halves up. The z_u items are drawn without
     replacement among the user's unobserved items: never an observed pair, never a repeated
     row, all of them when z_u = I - n_u, and so ``numZeros=inf`` gives the full grid. The output
-    has sum(n_u + z_u) rows, proportional to the positives rather than to U x I.
-    The draw is a keyed pseudo-random permutation of [0, I) per user: with m = max(1,
-    ceil(log2 I)) bits, keys k1, k2, k3 from ``xxhash64(user, seed, salt)`` (k2, k3 odd) and
-    s = max(1, (m + 1) // 2), P(x) = xorshift_s(k3 * xorshift_s(k2 * (x ^ k1))) mod 2^m is a
-    bijection of [0, 2^m), walked into [0, I) by reapplying P while the value is >= I (at most
-    32 times; a value still >= I is dropped, which has a vanishing probability and never occurs
-    when 2^m - I < 32). The candidates P(0), P(1), ... are distinct; the first
-    min(I, n_u + z_u + 4) of them, minus the observed ones, are ranked per user by position and
-    the first z_u kept. The sample depends only on the data and the seed, never on the
-    partitioning of the input, and differs from one seed to another.
+    has sum(n_u + z_u) rows, proportional to the positives rather than to U x I. The draw (a
+    keyed pseudo-random permutation of the items per user, ``docs/design.md``) depends only
+    on the data and the seed, never on the partitioning of the input, and differs from one
+    seed to another.
 
     **Jobs.** ``transform`` runs eagerly the counting job (and, for the gaps with more than
     1,000,000 distinct items, the jobs that index them: a sort and a ``localCheckpoint`` of I

@@ -59,94 +59,61 @@ def top_k_plan(request, monkeypatch, spark):
 # -- ROEM ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sort", "pairs", "pairs-mixed", "pairs-too-many"])
-def roem_plan(request, monkeypatch):
-    """ROEMEvaluator kwargs for each of its plans: method 'sort'; method 'pairs' with every
-    user scored by pairs (the test data have at most 15 rows per user), with users of more
-    than 2 rated rows scored by sorting and the rest by pairs, and with every user scored by
-    sorting because the rated rows are too many to broadcast."""
-    if request.param == "pairs-mixed":
-        monkeypatch.setattr(evaluation, "_PAIRS_MAX_RATED", 2)
-    elif request.param == "pairs-too-many":
-        monkeypatch.setattr(evaluation, "_PAIRS_MAX_ROWS", -1)
-    return {"method": request.param.split("-")[0]}
-
-
-#: Fewer of the plans above, for tests whose cases multiply: 'pairs-mixed' runs both the
-#: pair plan and the sort plan (on the users it sends there) in one evaluation.
-TWO_PLANS = pytest.mark.parametrize("roem_plan", ["sort", "pairs-mixed"], indirect=True)
-METHODS = pytest.mark.parametrize("roem_plan", ["sort", "pairs"], indirect=True)
-
-
-def test_roem_plans_split_users(spark, rows):
-    """The 'pairs-mixed' plan above does score some users each way."""
-    df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
-    c = F.col("c")
-    counts = evaluation._per_user(ROEMEvaluator()._rows(df, None), False).agg(
-        F.count(F.when(c <= 2, 1)), F.count(F.when(c > 2, 1)), F.max(c)
-    ).first()
-    assert counts[0] > 0 and counts[1] > 0
-    assert counts[2] <= evaluation._PAIRS_MAX_RATED  # and the default plan scores them all by pairs
-
-
-def test_roem_equals_numpy_and_course_recipe(predictions, rows, roem_plan):
+def test_roem_equals_numpy_and_course_recipe(predictions, rows):
     users, _, ratings, preds = columns(rows)
-    ours = ROEMEvaluator(**roem_plan, tieRule="min").evaluate(predictions)
+    ours = ROEMEvaluator(tieRule="min").evaluate(predictions)
     assert ours == pytest.approx(reference.roem(users, ratings, preds), rel=1e-12, abs=1e-12)
     assert ours == pytest.approx(reference.course_roem(predictions), rel=1e-12, abs=1e-12)
 
 
-@TWO_PLANS
 @pytest.mark.parametrize("seed", [1, 2])
-def test_roem_average_ties_equals_numpy(spark, seed, roem_plan):
+def test_roem_average_ties_equals_numpy(spark, seed):
     rows = make_rows(seed)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     users, _, ratings, preds = columns(rows)
-    ours = ROEMEvaluator(**roem_plan).evaluate(df)  # the default rule
+    ours = ROEMEvaluator().evaluate(df)  # the default rule
     assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule="average"), rel=1e-12)
     # ties exist, so the rules differ (the 'min' rule is checked against numpy above)
     assert ours != pytest.approx(reference.roem(users, ratings, preds), rel=1e-9)
 
 
-@TWO_PLANS
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
-def test_roem_float_predictions_rank_as_floats(spark, tie_rule, nan_rule, roem_plan):
+def test_roem_float_predictions_rank_as_floats(spark, tie_rule, nan_rule):
     """ALS predicts floats, which ROEM sorts as floats: the same numbers as on their double casts."""
     rows = make_rows(4, nan_share=0.1)
     rows += [(0, 100, 2.0, 0.3 + 1e-12), (0, 101, 0.0, 0.3)]  # two doubles, one float: a tie
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction float")
     users, _, ratings, preds = columns(rows)
     as_float = [float(np.float32(p)) for p in preds]
-    evaluator = ROEMEvaluator(**roem_plan, tieRule=tie_rule, nanPredictions=nan_rule)
+    evaluator = ROEMEvaluator(tieRule=tie_rule, nanPredictions=nan_rule)
     ours = evaluator.evaluate(df)
     assert ours == pytest.approx(reference.roem(users, ratings, as_float, tie_rule, nan_rule), rel=1e-12)
-    if roem_plan["method"] == "sort":  # the double casts rank the same (checked once: a tie only in float)
+    if tie_rule == "min" and nan_rule == "drop":  # the double casts rank the same (a tie only in float)
         assert ours == evaluator.evaluate(df.withColumn("prediction", F.col("prediction").cast("double")))
 
 
-@pytest.mark.parametrize("roem_plan", ["sort", "pairs-mixed", "pairs-too-many"], indirect=True)
 @pytest.mark.parametrize("tie_rule", ["min", "average"])
 @pytest.mark.parametrize("nan_rule", ["drop", "last"])
-def test_roem_nan_predictions(spark, tie_rule, nan_rule, roem_plan):
+def test_roem_nan_predictions(spark, tie_rule, nan_rule):
     rows = make_rows(3, nan_share=0.2)
     df = spark.createDataFrame(rows, "user int, item int, rating double, prediction double")
     # null predictions count as NaN
     df = df.withColumn("prediction", F.when(F.col("item") == 0, F.lit(None)).otherwise(F.col("prediction")))
     rows = [(u, i, r, float("nan") if i == 0 else p) for u, i, r, p in rows]
     users, _, ratings, preds = columns(rows)
-    ours = ROEMEvaluator(**roem_plan, tieRule=tie_rule, nanPredictions=nan_rule).evaluate(df)
+    ours = ROEMEvaluator(tieRule=tie_rule, nanPredictions=nan_rule).evaluate(df)
     assert ours == pytest.approx(reference.roem(users, ratings, preds, tie_rule, nan_rule), rel=1e-12)
 
 
-def test_roem_single_row_user_and_float_predictions(spark, roem_plan):
+def test_roem_single_row_user_and_float_predictions(spark):
     df = spark.createDataFrame(
         [("a", 2, 0.5), ("b", 1, 0.9), ("b", 0, 0.9), ("b", 0, 0.1)], "user string, rating int, prediction float"
     )
     # a: one row, rank 0; b: the rated row ties first with another: PERCENT_RANK 0
-    assert ROEMEvaluator(**roem_plan, tieRule="min").evaluate(df) == 0.0
+    assert ROEMEvaluator(tieRule="min").evaluate(df) == 0.0
     # average ties (the default): b's rated row at position 0.5 of 2 -> 0.25, weight 1 of 3
-    assert ROEMEvaluator(**roem_plan).evaluate(df) == pytest.approx(0.25 / 3)
+    assert ROEMEvaluator().evaluate(df) == pytest.approx(0.25 / 3)
     assert reference.course_roem(df) == 0.0
 
 
@@ -324,22 +291,16 @@ def test_negative_and_null_ratings(spark):
         ((None, 2, 1.0, 0.5), r"userCol 'user' has 1 null value\(s\)"),
     ],
 )
-@METHODS
-def test_roem_bad_rows_under_both_methods(spark, rows, roem_plan, bad, message):
-    """A bad row raises under either method (the checks run before the plans part ways)."""
+def test_roem_bad_rows(spark, rows, bad, message):
     df = spark.createDataFrame(rows + [bad], "user int, item int, rating double, prediction double")
     with pytest.raises(ValueError, match="ROEMEvaluator: " + message):
-        ROEMEvaluator(**roem_plan, tieRule="average", nanPredictions="last").evaluate(df)
+        ROEMEvaluator(tieRule="average", nanPredictions="last").evaluate(df)
 
 
-@METHODS
-def test_roem_empty_and_unrated_under_both_methods(spark, roem_plan):
-    empty = spark.createDataFrame([], "user int, item int, rating double, prediction double")
-    with pytest.raises(ValueError, match=r"ROEMEvaluator: no rows to evaluate in predictionCol 'prediction'"):
-        ROEMEvaluator(**roem_plan).evaluate(empty)
+def test_roem_unrated(spark):
     zeros = spark.createDataFrame([(1, i, 0.0, i / 10) for i in range(5)], "user int, item int, rating double, prediction double")
     with pytest.raises(ValueError, match=r"ROEMEvaluator: ratingCol 'rating' sums to 0 over 5 row\(s\)"):
-        ROEMEvaluator(**roem_plan).evaluate(zeros)
+        ROEMEvaluator().evaluate(zeros)
 
 
 def test_empty_and_all_nan(spark):
@@ -358,8 +319,6 @@ def test_bad_params(predictions):
         ROEMEvaluator(nanPredictions="first").evaluate(predictions)
     with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: tieRule must be one of \['average', 'itemId'\], found 'min'"):
         PrecisionAtKEvaluator(tieRule="min").evaluate(predictions)
-    with pytest.raises(ValueError, match=r"ROEMEvaluator: method must be one of \['sort', 'pairs'\], found 'window'"):
-        ROEMEvaluator(method="window").evaluate(predictions)
     with pytest.raises(ValueError, match=r"RankingMetricsEvaluator: metricName must be one of .*found 'auc'"):
         RankingMetricsEvaluator(metricName="auc").evaluate(predictions)
     with pytest.raises(ValueError, match=r"PrecisionAtKEvaluator: threshold must not be NaN"):
@@ -374,7 +333,7 @@ def test_bad_params(predictions):
 @pytest.mark.parametrize(
     "evaluator",
     [
-        ROEMEvaluator(userCol="u", tieRule="average", nanPredictions="last", method="pairs"),
+        ROEMEvaluator(userCol="u", tieRule="min", nanPredictions="drop"),
         RankingMetricsEvaluator(metricName="ndcgAtK", k=5, threshold=2.0, noRelevantUsers="exclude", tieRule="itemId"),
         PrecisionAtKEvaluator(k=3, itemCol="song", nanPredictions="drop", rankCol="r"),
     ],
@@ -395,12 +354,3 @@ def test_evaluate_with_param_map_does_not_mutate(predictions):
     ndcg = evaluator.evaluate(predictions, {evaluator.metricName: "ndcgAtK"})
     assert evaluator.getMetricName() == "precisionAtK"
     assert ndcg == pytest.approx(RankingMetricsEvaluator(metricName="ndcgAtK", k=3).evaluate(predictions))
-
-
-def test_roem_method_param():
-    evaluator = ROEMEvaluator()
-    assert evaluator.getMethod() == "sort"
-    assert evaluator.setMethod("pairs") is evaluator
-    assert evaluator.getMethod() == "pairs"
-    assert ROEMEvaluator(method="pairs").getMethod() == "pairs"
-    assert evaluator.setParams(method="sort").getMethod() == "sort"

@@ -310,10 +310,6 @@ def synthetic_ratings(
 
     Notes
     -----
-    Pseudo-random numbers. Every random number is a pure function of (seed, purpose, ids):
-    the top 53 bits of ``xxhash64`` of them, divided by 2**53, give a uniform U in [0, 1);
-    normals come in pairs ``sqrt(-2 ln(1 - U1)) (cos, sin)(2 pi U2)`` (Box-Muller).
-
     Taste. User u has factors ``x_u = a_u / sqrt(rank)`` and item i has ``y_i = b_i /
     sqrt(rank)`` with ``a_u, b_i ~ N(0, I)`` in ``rank`` dimensions, so ``x_u . y_i`` has mean 0
     and variance 1 / rank over random pairs; its z-score there is ``z = sqrt(rank) x_u . y_i``.
@@ -336,12 +332,9 @@ def synthetic_ratings(
 
     Rows. A pair kept more than once counts once, at its first kept draw. Draws are made
     until the number of distinct pairs reaches ``numRatings`` and the pairs first kept after
-    that are left out, so there are exactly ``numRatings`` rows. The call runs one Spark job
-    for this: a histogram of the first-draw indices in buckets of 64, with a bit mask per
-    bucket that locates the exact cut (two jobs past 4 million draws; only the histogram,
-    never anything per user or per id, reaches the driver). The number of draws tried first
-    is computed on the driver (numpy) from the expected number of distinct kept pairs, taking
-    z as N(0, 1) per pair; it grows by a quarter until it suffices.
+    that are left out, so there are exactly ``numRatings`` rows. Finding that cut runs one
+    Spark job (two past 4 million draws) whose result is a histogram: nothing per user or per
+    id reaches the driver (``docs/design.md``, "Synthetic data").
 
     Values. With ``zs = (z - mean) / sd``, z standardised over the rows (mean and sd come
     from the histogram job above, summed in fixed point so they do not depend on the
@@ -354,10 +347,8 @@ def synthetic_ratings(
 
     The same seed gives the same pairs for both kinds.
 
-    Items. Titles are ``"<Adjective> <Noun> (<year>)"`` from 40 adjectives, 50 nouns and the
-    years 1950-2019, dealt to the items by a seeded permutation of the 140,000 combinations
-    (four rounds of a Feistel-like shuffle of the item number's mixed-radix digits; items
-    past 140,000 get a sequel number, "Silent River 2 (1987)"), so titles are unique.
+    Items. Titles are ``"<Adjective> <Noun> (<year>)"``, unique (items past 140,000 get a
+    sequel number, "Silent River 2 (1987)"), dealt to the items by a seeded permutation.
     The genre is one of Action, Comedy, Drama, Horror, Romance, Sci-Fi, Documentary, Animation:
     the k-th of them when coordinate k is the largest of the item's first ``min(rank, 8)``
     factor coordinates. Genre is thus a content feature that carries part of the taste.
