@@ -46,7 +46,7 @@ def tune(data, args, label, blocks):
     als = ImplicitALS(userCol="user_idx", itemCol="item_idx", ratingCol="rating", coldStartStrategy="drop",
                       maxIter=3 if args.small else 10, seed=args.seed, **blocks)
     grid = (ParamGridBuilder().addGrid(als.rank, [4] if args.small else [4, 10]).addGrid(als.regParam, [0.1])
-            .addGrid(als.alpha, [1.0, 20.0]).build())
+            .addGrid(als.alpha, [20.0] if args.small else [1.0, 20.0]).build())  # --small: one point
     cv = CrossValidator(estimator=als, estimatorParamMaps=grid, evaluator=ROEMEvaluator(), numFolds=n_folds,
                         foldCol="fold", parallelism=2)
     model = cv.fit(folds)
@@ -72,7 +72,7 @@ def rank_all_unseen(plays, args, blocks):
     ranker = UnseenItemRanker(**cols, coldStartStrategy="drop", maxIter=3 if args.small else 10, seed=args.seed,
                               **blocks)
     grid = ParamGridBuilder().addGrid(ranker.rank, [4] if args.small else [4, 10]).addGrid(
-        ranker.alpha, [1.0, 20.0]).build()
+        ranker.alpha, [20.0] if args.small else [1.0, 20.0]).build()
     precision = PrecisionAtKEvaluator(k=10, rankCol="rank")  # reads the rank: one pass over held-out rows
     cv = CrossValidator(estimator=ranker, estimatorParamMaps=grid, evaluator=precision, numFolds=n_folds,
                         foldCol="fold", parallelism=2).fit(folds)

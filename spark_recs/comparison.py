@@ -189,10 +189,12 @@ def compare(
     >>> from spark_recs.comparison import compare
     >>> ratings, _ = synthetic_ratings(spark, numUsers=40, numItems=60, numRatings=800, seed=1)
     >>> result = compare(ratings, explicit=True, ranks=[4], regParams=[0.1], alphas=[1.0], maxIter=3,
-    ...                  folds=2, blocks=1, progressStream=io.StringIO())
-    >>> list(result.rows), sorted(result.best)
+    ...                  folds=2, blocks=1, progressStream=io.StringIO())  # doctest: +SKIP
+    >>> list(result.rows), sorted(result.best)  # doctest: +SKIP
     (['most-popular', 'als-explicit-recipe', 'als-implicit-tuned'], ['alpha', 'rank', 'regParam'])
     >>> print(result.table())  # doctest: +SKIP
+
+    (Not run as a doctest, for CI's time: ``tests/test_comparison.py`` runs these calls.)
     """
     if not list(ranks) or not list(regParams) or not list(alphas):
         raise ValueError("compare: the grid is empty: give at least one rank, regParam and alpha")

@@ -29,7 +29,7 @@ SIZES: Dict[bool, Dict[str, Any]] = {
             "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4},
     True: {"explicit": dict(numUsers=60, numItems=200, numRatings=2_000),
            "implicit": dict(numUsers=50, numItems=100, numRatings=1_000),
-           "ranks": [2, 8], "alphas": [10.0], "maxIter": 3, "folds": 2, "blocks": 2},
+           "ranks": [8], "alphas": [10.0], "maxIter": 3, "folds": 2, "blocks": 2},
 }
 
 
@@ -82,10 +82,8 @@ def run_demo(spark: Any, quick: bool = False, seed: int = 42, parallelism: int =
     Notes
     -----
     The demo's data are small (100,000 ratings; 600,000 play rows with the zeros), so it runs
-    its shuffles in 4 partitions instead of the session's setting (Spark's default of 200
-    costs about 20 ms of task overhead each on one machine: the demo took 380 s with 200 and
-    about 100 s with 4 on 2 cores) and puts the session's setting back at the end, also when
-    it fails.
+    its shuffles in 4 partitions instead of the session's setting (``docs/design.md``, "Shuffle
+    partitions") and puts the session's setting back at the end, also when it fails.
     """
     with sized_shuffles(spark, shuffle_partitions):
         return _run_demo(spark, quick, seed, parallelism, out)

@@ -1,6 +1,7 @@
 """A classic application with no checkpoint directory (the test session has one): ImplicitALS
 refuses a fit ALS would not survive, a plain ALS fit is left as the user configured it, and
-once the session has a directory maxIter=40 fits. Prints one line ``FACTS {json}``.
+once the session has a directory maxIter=12 fits (40 iterations: tests/test_checkpoint.py, in the
+test session). Prints one line ``FACTS {json}``.
 
 Run by tests/test_checkpoint.py as its own process (a second SparkContext cannot live in the
 test process).
@@ -34,10 +35,10 @@ def main() -> None:
     except ValueError as e:
         facts["error"] = str(e)
     facts["default_fits"] = ImplicitALS(maxIter=10, **args).fit(plays).userFactors.count()
-    facts["plain_als_fits"] = ALS(maxIter=5, implicitPrefs=True, **args).fit(plays).userFactors.count()
+    facts["plain_als_fits"] = ALS(maxIter=2, implicitPrefs=True, **args).fit(plays).userFactors.count()
     facts["dir_after_plain_als"] = spark.sparkContext.getCheckpointDir()
     spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="spark-recs-checkpoint-job-"))
-    facts["fits_with_dir"] = ImplicitALS(maxIter=40, **args).fit(plays).userFactors.count()
+    facts["fits_with_dir"] = ImplicitALS(maxIter=12, **args).fit(plays).userFactors.count()
     try:
         ImplicitALS(maxIter=40, checkpointInterval=25, **args).fit(plays)
         facts["interval_error"] = None

@@ -102,30 +102,30 @@ def main(master: str) -> None:
         "cv_metrics": cv_model.avgMetrics,
         "cv_best_rank": cv_model.bestModel.rank,
         "roem": roem.evaluate(predictions),
-        "roem_pairs": ROEMEvaluator(method="pairs").evaluate(predictions),
         "roem_numpy": reference.roem(users, ratings, scores, tie_rule="average", nan_rule="last"),
         "precision": precision.evaluate(predictions),
         "precision_numpy": reference.ranking_metric(users, items, ratings, scores, "precisionAtK", 5,
                                                     tie_rule="average"),
-        **rank_all_unseen(indexer.transform(df.where("rating > 0"))),
+        **rank_all_unseen(cv_model.bestModel, indexer.transform(df.where("rating > 0"))),
     }
     log("all done")
     print("FACTS " + json.dumps(facts))
     spark.stop()
 
 
-def rank_all_unseen(plays):
-    """UnseenItemRanker with executors in other processes: its blockwise ranks (two user
-    blocks x two item blocks here) against the numpy reference on the collected factors."""
-    from spark_recs import UnseenItemRanker
+def rank_all_unseen(als_model, plays):
+    """UnseenItemRankerModel with executors in other processes: the cross-validated model's
+    blockwise ranks (two user blocks x two item blocks here) against the numpy reference on
+    its collected factors. The seen items are the plays outside one per-user fold."""
+    from spark_recs import UnseenItemRankerModel
 
     folds = PerUserFolds(numFolds=3, seed=4, userCol="user_idx", itemCol="item_idx").transform(plays)
     train, held = folds.where("fold > 0").drop("fold"), folds.where("fold = 0").drop("fold")
-    model = UnseenItemRanker(userCol="user_idx", itemCol="item_idx", rank=3, maxIter=3, seed=2, numUserBlocks=2,
-                             numItemBlocks=2, userBlockSize=16, itemBlockSize=8).fit(train)
-    ranked = model.transform(held).collect()
-    users = {r.id: r.features for r in model.model.userFactors.collect()}
-    items = {r.id: r.features for r in model.model.itemFactors.collect()}
+    model = UnseenItemRankerModel.fromFitted(als_model, train).setUserBlockSize(16).setItemBlockSize(8)
+    ranked_df = model.transform(held).cache()
+    ranked = ranked_df.collect()
+    users = {r.id: r.features for r in als_model.userFactors.collect()}
+    items = {r.id: r.features for r in als_model.itemFactors.collect()}
     seen = {}
     for r in train.select("user_idx", "item_idx").collect():
         seen.setdefault(r.user_idx, set()).add(r.item_idx)
@@ -136,7 +136,7 @@ def rank_all_unseen(plays):
     log("full-catalogue ranking done")
     return {"ranked_rows": len(ranked), "ranked_mismatches": mismatches,
             "ranked_precision": PrecisionAtKEvaluator(k=5, userCol="user_idx", itemCol="item_idx",
-                                                      rankCol="rank").evaluate(model.transform(held))}
+                                                      rankCol="rank").evaluate(ranked_df)}
 
 
 if __name__ == "__main__":

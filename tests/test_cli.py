@@ -113,29 +113,6 @@ def test_module_entry_point_help():
 
 
 @pytest.mark.end_to_end
-def test_demo_quick_prints_the_whole_workflow(capsys, spark_session, monkeypatch):
-    import spark_recs.demo as demo
-
-    seen = []
-    stats = demo._stats
-    monkeypatch.setattr(demo, "_stats", lambda *a: (seen.append(spark_session.conf.get("spark.sql.shuffle.partitions")), stats(*a)))
-    before = spark_session.conf.get("spark.sql.shuffle.partitions")
-    code, out, err = run(capsys, "demo", "--quick")
-    assert code == 0, err
-    # the demo sizes its shuffles for its small data while it runs, and puts the session's setting back
-    assert seen == [str(demo.DEMO_SHUFFLE_PARTITIONS)] * 2
-    assert spark_session.conf.get("spark.sql.shuffle.partitions") == before
-    for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
-                     "== implicit feedback", "cross-validated ROEM", "held-out precision@10: ALS",
-                     "most-popular", "top-5 for", "the field's protocol", "cross-validated precision@10",
-                     "ndcgAtK@10", "demo finished in"):
-        assert expected in out, expected
-    assert "fit 5/5" in err  # progress: 2 grid points x 2 folds + the refit, per feedback kind
-    assert "[full-catalogue] fit 6/6" in err  # 2 grid points x 2 folds, the refit on train, on all
-    titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
-    assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
-
-
 def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch):
     import spark_recs.demo as demo
 
@@ -208,13 +185,22 @@ def test_remote_runs_on_spark_connect(plays_csv):
 @needs_pyspark4
 @needs_grpc
 @pytest.mark.end_to_end
-def test_demo_runs_on_spark_connect():
-    # The whole workflow on Connect: its plans must stay within what Connect accepts (the
-    # implicit part once went past the ~100-level message nesting limit)
+def test_demo_quick_prints_the_whole_workflow_on_spark_connect():
+    # The whole workflow, on Connect as Databricks notebooks run it: its plans must stay within
+    # what Connect accepts (the implicit part once went past the ~100-level message nesting
+    # limit). The demo's shuffle sizing: test_demo_keeps_shuffle_partitions_the_user_sets and
+    # test_shuffle_partitions_are_put_back_when_the_demo_fails.
     out, err = run_remote("demo", "--quick")
-    for expected in ("best params: rank=", "held-out ROEM: ALS", "held-out precision@10: ALS", "demo finished in"):
+    for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
+                     "== implicit feedback", "cross-validated ROEM", "held-out ROEM: ALS", "held-out precision@10: ALS",
+                     "most-popular", "top-5 for", "the field's protocol", "cross-validated precision@10",
+                     "ndcgAtK@10", "demo finished in"):
         assert expected in out, expected
-    assert "fit 5/5" in err
+    # --quick: one grid point (the full demo has four), 2 folds
+    assert "[explicit] fit 3/3" in err and "[implicit] fit 3/3" in err  # 2 folds + the refit
+    assert "[full-catalogue] fit 4/4" in err  # 2 folds, the refit on train, on all
+    titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
+    assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
 
 
 @pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")

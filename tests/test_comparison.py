@@ -29,11 +29,13 @@ def ratings(spark_session):
 
 @pytest.fixture(scope="module")
 def result(ratings):
-    return compare(ratings, explicit=True, seed=7, progressStream=io.StringIO(), **GRID)
+    """compare() on the generated ratings taken as play counts: no explicit recipe (the command
+    test on the MovieLens 100K layout runs it with one)."""
+    return compare(ratings, explicit=False, seed=7, progressStream=io.StringIO(), **GRID)
 
 
 def test_every_model_is_scored_on_every_column(result):
-    assert list(result.rows) == ["most-popular", "als-explicit-recipe", "als-implicit-tuned"]
+    assert list(result.rows) == ["most-popular", "als-implicit-tuned"]
     for name, values in result.rows.items():
         assert list(values) == COMPARE_COLUMNS, name
         for metric in ACCURACY + ["roem", "coverageAtK@10"]:
@@ -115,16 +117,28 @@ def test_compare_command_on_the_movielens_100k_layout(capsys, ratings, tmp_path)
     report = json.load(open(os.path.join(out, "compare.json")))
     assert report["protocol"] == "full-catalogue" and report["columns"] == COMPARE_COLUMNS
     assert list(report["rows"]) == ["most-popular", "als-explicit-recipe", "als-implicit-tuned"]
+    for name, values in report["rows"].items():
+        assert list(values) == COMPARE_COLUMNS, name
+        assert all(0.0 <= values[m] <= 1.0 for m in ACCURACY + ["roem", "coverageAtK@10"]), (name, values)
     assert len(report["grid"]) == 1 and report["best"] == {"rank": 4, "regParam": 0.1, "alpha": 1.0}
     assert report["holdout"]["fraction"] == 0.25 and 0 < report["holdout"]["users"] <= SMALL["numUsers"]
     assert os.path.getsize(os.path.join(out, "compare.png")) > 10_000
 
 
-def test_compare_command_on_implicit_data_has_no_explicit_recipe(capsys, spark_session, tmp_path):
+def test_compare_command_on_play_counts_has_no_explicit_recipe(capsys, monkeypatch, result):
+    # the command passes explicit=False for play counts and prints the rows it gets (the fits
+    # themselves: the `result` fixture, the same call)
+    import spark_recs.comparison
+
+    calls = []
+    monkeypatch.setattr(spark_recs.comparison, "compare", lambda df, **kw: (calls.append((df.columns, kw)), result)[1])
     code = main(["compare", "--feedback", "implicit", "--users", "40", "--items", "100", "--ratings", "300",
                  "--ranks", "4", "--reg-params", "0.1", "--alphas", "1", "--max-iter", "3", "--blocks", "1"])
     printed, err = capsys.readouterr()
     assert code == 0, err
+    (columns, kw), = calls
+    assert columns == ["user", "item", "rating"] and kw["explicit"] is False
+    assert (kw["ranks"], kw["regParams"], kw["alphas"], kw["maxIter"], kw["blocks"]) == ([4], [0.1], [1.0], 3, 1)
     assert [line.split()[0] for line in printed.strip().splitlines()[1:]] == ["most-popular", "ALS"]
     assert "explicit" not in printed
 

@@ -128,21 +128,19 @@ def test_every_metric_equals_the_zero_filled_table(spark):
         spark.createDataFrame(held, "user int, item int, rating double")).cache()
     table = zero_filled(spark, user_factors, item_factors, seen, held).cache()
     remote = is_remote()
+    specs = {f"{metric}@{k}": (metric, k) for metric in METRICS
+             for k in ((1, 5) if metric in ("precisionAtK", "mrrAtK", "hitRateAtK") else (5,))}
     for nan_rule in ("last",) if remote else ("last", "drop"):
         for tie_rule in ("average",) if remote else ("average", "itemId"):
-            expected = {}
-            for metric in METRICS:
-                for k in (1, 5) if metric in ("precisionAtK", "mrrAtK", "hitRateAtK") else (5,):
-                    args = dict(metricName=metric, k=k, tieRule=tie_rule, nanPredictions=nan_rule)
-                    rows_mode = RankingMetricsEvaluator(**args).evaluate(table)
-                    rank_mode = RankingMetricsEvaluator(**args, rankCol="rank").evaluate(ranked)
-                    assert rank_mode == pytest.approx(rows_mode, rel=1e-12, abs=1e-15), args
-                    expected[f"{metric}@{k}"] = (metric, k, rows_mode)
-            # all of them at once, from one job (what evaluate_holdout uses): the same numbers
-            together = RankingMetricsEvaluator(tieRule=tie_rule, nanPredictions=nan_rule, rankCol="rank")
-            values = together.evaluateMetrics(ranked, {name: (m, k) for name, (m, k, _) in expected.items()})
-            for name, (_, _, rows_mode) in expected.items():
-                assert values[name] == pytest.approx(rows_mode, rel=1e-12, abs=1e-15), name
+            # every metric from one job in each mode (evaluate() runs the same code for one metric)
+            rules = dict(tieRule=tie_rule, nanPredictions=nan_rule)
+            rows_mode = RankingMetricsEvaluator(**rules).evaluateMetrics(table, specs)
+            rank_mode = RankingMetricsEvaluator(**rules, rankCol="rank").evaluateMetrics(ranked, specs)
+            assert set(rank_mode) == set(rows_mode) == set(specs)
+            for name in specs:
+                assert rank_mode[name] == pytest.approx(rows_mode[name], rel=1e-12, abs=1e-15), (name, rules)
+            assert RankingMetricsEvaluator(metricName="ndcgAtK", k=5, rankCol="rank", **rules).evaluate(
+                ranked) == pytest.approx(rows_mode["ndcgAtK@5"], rel=1e-12, abs=1e-15)
         for tie_rule in ("average",) if remote else ("average", "min"):
             args = dict(tieRule=tie_rule, nanPredictions=nan_rule)
             assert ROEMEvaluator(**args, rankCol="rank").evaluate(ranked) == pytest.approx(
