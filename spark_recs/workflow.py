@@ -182,8 +182,9 @@ class Progress:
             self.done += 1
             elapsed = time.monotonic() - self.start
             left = elapsed / self.done * (self.total - self.done)
+            what = f" {what}" if what else ""
             print(
-                f"[{self.label}] fit {self.done}/{self.total} {what} elapsed {elapsed:.0f}s, "
+                f"[{self.label}] fit {self.done}/{self.total}{what} elapsed {elapsed:.0f}s, "
                 f"~{left:.0f}s left",
                 file=self.stream or sys.stderr,
                 flush=True,
@@ -212,7 +213,8 @@ def reporting_pipeline(stages: List[Any], progress: Progress) -> Pipeline:
         def _fit(self, dataset: DataFrame) -> PipelineModel:
             model = super()._fit(dataset)
             last = model.stages[-1]
-            what = f"(rank={last.rank})" if hasattr(last, "rank") else ""
+            inner = getattr(last, "model", last)  # an UnseenItemRankerModel holds its ALSModel
+            what = f"(rank={inner.rank})" if hasattr(inner, "rank") else ""
             progress.tick(what)
             return model
 

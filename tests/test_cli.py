@@ -47,6 +47,7 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     assert code == 0, err
     assert json.loads(out)["metric"] == "precisionAtK@5"
     assert "fit 6/6" in err and "left" in err  # 2 grid points x 2 folds, the refit on train, on all
+    assert "fit 1/6 (rank=" in err  # the ranker's fits name their rank
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
     assert len(metrics["grid"]) == 2 and metrics["larger_is_better"] is True
     # implicit feedback: the full-catalogue protocol, the holdout against most-popular

@@ -131,5 +131,5 @@ def test_format_table_and_progress():
     progress.tick("(rank=2)")
     progress.tick()
     lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("[t] fit 1/2 (rank=2) elapsed ") and lines[1].startswith("[t] fit 2/2  elapsed ")
+    assert lines[0].startswith("[t] fit 1/2 (rank=2) elapsed ") and lines[1].startswith("[t] fit 2/2 elapsed ")
     assert lines[1].endswith("~0s left")
