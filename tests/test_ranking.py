@@ -132,7 +132,9 @@ def test_every_metric_equals_the_zero_filled_table(spark):
              for k in ((1, 5) if metric in ("precisionAtK", "mrrAtK", "hitRateAtK") else (5,))}
     for nan_rule in ("last",) if remote else ("last", "drop"):
         for tie_rule in ("average",) if remote else ("average", "itemId"):
-            # every metric from one job in each mode (evaluate() runs the same code for one metric)
+            # every metric through evaluateMetrics in each mode (one job in rank mode and for
+            # averaged ties, one per metric in rows mode with ties by item); evaluate() runs the
+            # same code for one metric, checked once below
             rules = dict(tieRule=tie_rule, nanPredictions=nan_rule)
             rows_mode = RankingMetricsEvaluator(**rules).evaluateMetrics(table, specs)
             rank_mode = RankingMetricsEvaluator(**rules, rankCol="rank").evaluateMetrics(ranked, specs)
