@@ -1,6 +1,7 @@
 """ALS checkpoints: our stages never start a fit ALS would not survive (a long fit without a
 checkpoint directory dies with java.lang.StackOverflowError), and with a directory the
-iteration counts users pick fit, on classic sessions and on Spark Connect."""
+iteration counts users pick fit, on classic sessions and on Spark Connect. The command line
+gives its own session a directory: tests/test_cli.py::test_runs_under_spark_submit."""
 
 import json
 import os
@@ -59,24 +60,3 @@ def test_without_a_checkpoint_directory():
     assert facts["plain_als_fits"] == 30 and facts["dir_after_plain_als"] is None
     assert facts["fits_with_dir"] == 30
     assert facts["interval_error"].startswith("ImplicitALS: checkpointInterval=25 with maxIter=40")
-
-
-@pytest.mark.classic_only("runs the command in a process of its own, with a session it owns")
-@pytest.mark.end_to_end
-def test_the_command_line_owns_a_checkpoint_directory(tmp_path):
-    """`spark-recs tune --max-iter 12` in a fresh process, whose session has no checkpoint
-    directory until the command gives it one (without one, more than 10 iterations raise
-    before fitting): it fits and reports, no JVM stack trace. Explicit feedback: the fewest
-    fits (2 folds and the refit); the check before fitting is the same for every protocol
-    (workflow.tune)."""
-    out = str(tmp_path / "tuned")
-    done = subprocess.run(
-        [sys.executable, "-m", "spark_recs", "tune", "--feedback", "explicit", "--users", "30", "--items", "40",
-         "--ratings", "400", "--ranks", "2", "--reg-params", "0.1", "--max-iter", "12", "--folds", "2",
-         "--blocks", "1", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2", "--out", out],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout)["metric"] == "rmse"
-    assert "fit 3/3" in done.stderr
-    assert "StackOverflowError" not in done.stderr

@@ -206,25 +206,36 @@ def test_demo_quick_prints_the_whole_workflow_on_spark_connect():
 
 @pytest.mark.classic_only("spark-submit runs its own classic application; the Connect leg would repeat it")
 @pytest.mark.end_to_end
-def test_runs_under_spark_submit(plays_csv):
+def test_runs_under_spark_submit(tmp_path):
+    """`spark-recs tune --max-iter 12` under spark-submit: the application's session has no
+    checkpoint directory until the command gives it one (without one, more than 10 ALS
+    iterations raise before fitting: tests/checkpoint_job.py), so it fits and reports with no
+    JVM stack trace. Explicit feedback: the fewest fits (2 folds and the refit); the check
+    before fitting is the same for every protocol (workflow.tune)."""
     import shutil
+
+    import pyspark
 
     import spark_recs
 
     submit = shutil.which("spark-submit", path=os.path.dirname(sys.executable)) or shutil.which("spark-submit")
     assert submit, "pyspark installs spark-submit beside python"
-    import pyspark
-
     entry = os.path.join(os.path.dirname(spark_recs.__file__), "__main__.py")
     env = dict(os.environ, SPARK_HOME=os.path.dirname(pyspark.__file__), PYSPARK_PYTHON=sys.executable,
                PYSPARK_DRIVER_PYTHON=sys.executable)
+    out = str(tmp_path / "tuned")
     done = subprocess.run(
-        [submit, "--master", "local[1]", "--conf", "spark.ui.enabled=false", entry, "stats", "--input", plays_csv,
-         "--user-col", "listener", "--item-col", "track", "--rating-col", "count"],
-        capture_output=True, text=True, timeout=300, env=env,
+        [submit, "--master", "local[2]", "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=2",
+         entry, "tune", "--feedback", "explicit", "--users", "30", "--items", "40", "--ratings", "400", "--ranks", "2",
+         "--reg-params", "0.1", "--max-iter", "12", "--folds", "2", "--blocks", "1", "--out", out],
+        capture_output=True, text=True, timeout=900, env=env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout)["users"] == 40
+    # spark-submit's PythonRunner merges the driver's stderr into its stdout: progress, then the JSON
+    progress, brace, report = done.stdout.partition("\n{\n")
+    assert json.loads(brace.lstrip() + report)["metric"] == "rmse"
+    assert "[tune] fit 3/3" in progress
+    assert "StackOverflowError" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
