@@ -37,6 +37,7 @@ def main(master: str) -> None:
         SparkSession.builder.master(master)
         .appName("spark-recs-cluster-check")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.executor.memory", "512m")
         # the test suite's speed settings (setup.cfg): tiny queries, no re-planning or codegen
@@ -58,7 +59,7 @@ def main(master: str) -> None:
     filled = ZeroFiller(seed=5).transform(df.where("rating > 0")).cache()
     indexer = IdIndexer(inputCols=["user", "item"], outputCols=["user_idx", "item_idx"]).fit(filled)
     folds = PerUserFolds(numFolds=2, seed=3).transform(indexer.transform(filled)).cache()
-    als = ImplicitALS(userCol="user_idx", itemCol="item_idx", maxIter=3, seed=1, coldStartStrategy="drop",
+    als = ImplicitALS(userCol="user_idx", itemCol="item_idx", maxIter=2, seed=1, coldStartStrategy="drop",
                       numUserBlocks=2, numItemBlocks=2)  # a block per executor
     grid = ParamGridBuilder().addGrid(als.rank, [2, 4]).build()
     roem, precision = ROEMEvaluator(), PrecisionAtKEvaluator(k=5)
