@@ -77,7 +77,7 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
         if not sep or not key:
             raise UsageError(f"--conf takes KEY=VALUE, found {item!r}")
         builder = builder.config(key, value)
-    own_dir = not any(item.partition("=")[0].strip() == CHECKPOINT_CONF for item in args.conf or [])
+    own_dir = not _conf_given(args, CHECKPOINT_CONF)
     if own_dir and remote.startswith("local"):  # the server's SparkContext: set only as it starts
         builder = builder.config(map=server_conf())
     local_python_workers(args.master, remote or None)
@@ -95,6 +95,12 @@ def _spark(args: argparse.Namespace, app: str) -> Any:
 
 def _conf_given(args: argparse.Namespace, key: str) -> bool:
     return any(item.partition("=")[0].strip() == key for item in args.conf or [])
+
+
+def _shuffle_partitions(args: argparse.Namespace, sized: int) -> Optional[int]:
+    """``sized`` shuffle partitions for the command's data, or None (the session's setting)
+    when the user set ``spark.sql.shuffle.partitions`` with --conf."""
+    return None if _conf_given(args, SHUFFLE_PARTITIONS) else sized
 
 
 def _sizes(args: argparse.Namespace, loaded: LoadedData, synthetic: str = "ml-latest-small") -> WorkSizes:
@@ -145,6 +151,12 @@ def _check_metric(feedback: str, metric: Optional[str]) -> None:
         raise UsageError(f"unknown --metric {metric!r}: use rmse, mae, roem, precision, recall, ndcg or map")
 
 
+def _check_holdout(args: argparse.Namespace) -> None:
+    """--holdout in (0, 1), before any Spark work."""
+    if not 0 < args.holdout < 1:
+        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -163,13 +175,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     _check_metric(args.feedback, args.metric)
     if args.protocol == "full-catalogue" and args.feedback == "explicit":
         raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
-    if not 0 < args.holdout < 1:
-        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
+    _check_holdout(args)
     spark = _spark(args, "tune")
     loaded = _load(spark, args)
     df = loaded.as_user_item_rating()
     sizes = _sizes(args, loaded)
-    with sized_shuffles(spark, None if _conf_given(args, SHUFFLE_PARTITIONS) else sizes.shuffle_partitions):
+    with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = tune(
             df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas,
             maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold,
@@ -190,12 +201,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
     if args.feedback == "binary":
         raise UsageError("compare takes ratings (--feedback explicit) or play counts (--feedback implicit)")
-    if not 0 < args.holdout < 1:
-        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
+    _check_holdout(args)
     spark = _spark(args, "compare")
     loaded = _load(spark, args, synthetic="ml-100k")
     sizes = _sizes(args, loaded, synthetic="ml-100k")
-    with sized_shuffles(spark, None if _conf_given(args, SHUFFLE_PARTITIONS) else sizes.shuffle_partitions):
+    with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = compare(
             loaded.as_user_item_rating(), explicit=args.feedback == "explicit", ranks=ranks,
             regParams=reg_params, alphas=alphas, maxIter=args.max_iter, folds=args.folds,
@@ -275,9 +285,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     spark = _spark(args, "demo")
     # the demo sizes its shuffles for its small data unless the user set them with --conf
-    own = _conf_given(args, SHUFFLE_PARTITIONS)
     run_demo(spark, quick=args.quick, seed=args.seed, parallelism=args.parallelism,
-             shuffle_partitions=None if own else DEMO_SHUFFLE_PARTITIONS)
+             shuffle_partitions=_shuffle_partitions(args, DEMO_SHUFFLE_PARTITIONS))
     return 0
 
 
