@@ -19,6 +19,7 @@ from spark_recs.ranking import UnseenItemRankerModel
 from spark_recs.workflow import (
     INDEXED_COLUMNS,
     Progress,
+    check_grid_and_folds,
     cross_validate_ranker,
     evaluate_holdout,
     format_table,
@@ -196,12 +197,9 @@ def compare(
 
     (Not run as a doctest, for CI's time: ``tests/test_comparison.py`` runs these calls.)
     """
-    if not list(ranks) or not list(regParams) or not list(alphas):
-        raise ValueError("compare: the grid is empty: give at least one rank, regParam and alpha")
     if not 0 < holdout < 1:
         raise ValueError(f"compare: holdout must be in (0, 1), found {holdout!r}")
-    if folds < 2:
-        raise ValueError(f"compare: folds must be >= 2, found {folds!r}")
+    check_grid_and_folds("compare", ranks, regParams, alphas, folds)
     require_checkpointing("compare", df.sparkSession, maxIter, 10)
     split = split_holdout_and_folds(positives(df, "implicit"), holdout=holdout, folds=folds, seed=seed)
     train, test = split.train.drop("fold"), split.test

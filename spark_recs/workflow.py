@@ -637,12 +637,7 @@ def tune(
     if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
         raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit "
                          f"feedback), found {protocol!r} for feedback {feedback!r}")
-    if folds < 2:
-        raise ValueError(f"tune: folds must be >= 2, found {folds}")
-    if not list(ranks) or not list(regParams) or (feedback != "explicit" and not list(alphas)):
-        raise ValueError(
-            "tune: the grid is empty: give at least one rank, regParam and (implicit, binary) alpha"
-        )
+    check_grid_and_folds("tune", ranks, regParams, alphas if feedback != "explicit" else None, folds)
     require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
     if protocol == "full-catalogue":
@@ -701,6 +696,33 @@ class HoldoutAndFolds(NamedTuple):
     train: DataFrame
     #: Each user's held-out pairs; localCheckpointed.
     test: DataFrame
+
+
+def check_grid_and_folds(caller: str, ranks: Sequence[int], regParams: Sequence[float],
+                         alphas: Optional[Sequence[float]], folds: int) -> None:
+    """Refuse a cross-validation that cannot run, before any Spark job.
+
+    Parameters
+    ----------
+    caller : str
+        Named at the start of the message (``tune``, ``compare``).
+    ranks, regParams : sequence
+        The grid's ranks and regParams; each needs a value.
+    alphas : sequence or None
+        The grid's alphas; None where the fits do not use alpha (explicit ALS).
+    folds : int
+        Cross-validation folds.
+
+    Raises
+    ------
+    ValueError
+        ``folds`` < 2, or a grid axis without a value.
+    """
+    if folds < 2:
+        raise ValueError(f"{caller}: folds must be >= 2, found {folds!r}")
+    if not list(ranks) or not list(regParams) or (alphas is not None and not list(alphas)):
+        raise ValueError(f"{caller}: the grid is empty: give at least one rank, regParam"
+                         + ("" if alphas is None else " and alpha"))
 
 
 def split_holdout_and_folds(data: DataFrame, *, holdout: float, folds: int, seed: int) -> HoldoutAndFolds:
