@@ -8,7 +8,6 @@ message names and the "column" its field; the command line prints it as one line
 the documented result (``Works``: the row's action returns what the table expects).
 """
 
-import json
 import os
 import re
 from dataclasses import dataclass
