@@ -121,23 +121,29 @@ def test_roem_single_row_user_and_float_predictions(spark):
 
 
 @pytest.fixture(scope="module")
-def spark_values():
-    """Spark's RankingEvaluator on the module's rows, by (metric, k): computed once for both
-    top-k plans (the rows are the same)."""
-    return {}
+def spark_value():
+    """Spark's RankingEvaluator on the ``predictions`` fixture (the module's rows) for
+    (metric, k), computed once and shared by the tests that compare with it (both top-k
+    plans, PrecisionAtKEvaluator)."""
+    values = {}
+
+    def value(predictions, metric, k):
+        if (metric, k) not in values:
+            values[metric, k] = reference.spark_ranking_metric(predictions, metric, k)
+        return values[metric, k]
+
+    return value
 
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("k", [1, 3, 10])
-def test_ranking_metric_by_item_equals_numpy_and_spark(predictions, rows, metric, k, top_k_plan, spark_values):
+def test_ranking_metric_by_item_equals_numpy_and_spark(predictions, rows, metric, k, top_k_plan, spark_value):
     """tieRule='itemId': Spark's definitions on the order (prediction desc, item asc)."""
     users, items, ratings, preds = columns(rows)
     ours = RankingMetricsEvaluator(metricName=metric, k=k, tieRule="itemId").evaluate(predictions)
     assert ours == pytest.approx(reference.ranking_metric(users, items, ratings, preds, metric, k), rel=1e-12, abs=1e-15)
     if metric in SPARK_METRICS:
-        if (metric, k) not in spark_values:
-            spark_values[metric, k] = reference.spark_ranking_metric(predictions, metric, k)
-        assert ours == pytest.approx(spark_values[metric, k], rel=1e-12, abs=1e-15)
+        assert ours == pytest.approx(spark_value(predictions, metric, k), rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -185,11 +191,11 @@ def test_without_ties_both_rules_agree(spark):
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])
-def test_precision_at_k_evaluator_is_the_precision_metric(predictions, k):
+def test_precision_at_k_evaluator_is_the_precision_metric(predictions, k, spark_value):
     ours = PrecisionAtKEvaluator(k=k).evaluate(predictions)
     assert ours == RankingMetricsEvaluator(metricName="precisionAtK", k=k).evaluate(predictions)
     by_item = PrecisionAtKEvaluator(k=k, tieRule="itemId").evaluate(predictions)
-    assert by_item == pytest.approx(reference.spark_ranking_metric(predictions, "precisionAtK", k), rel=1e-12)
+    assert by_item == pytest.approx(spark_value(predictions, "precisionAtK", k), rel=1e-12)
     assert PrecisionAtKEvaluator().isLargerBetter()
 
 
