@@ -277,7 +277,8 @@ def test_fit_then_rank_matches_the_zero_fill_route(spark, plays):
 
 def test_cross_validator_tunes_als_on_the_full_catalogue(spark, plays, tmp_path):
     ranker = UnseenItemRanker(**ALS_ARGS)
-    # two points that differ in a factor param and an ALS-only param (alpha): both reach the inner ALS
+    # two points, differing in rank and alpha (fit_als copies every param into the inner ALS;
+    # the rank check below shows the grid point got there)
     grid = [{ranker.rank: 1, ranker.alpha: 1.0}, {ranker.rank: 4, ranker.alpha: 5.0}]
     cv = CrossValidator(estimator=ranker, estimatorParamMaps=grid, numFolds=2, foldCol="fold", seed=1,
                         evaluator=PrecisionAtKEvaluator(k=5, rankCol="rank"))
