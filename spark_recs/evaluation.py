@@ -734,22 +734,28 @@ def _tie_counts(
     return above, tied
 
 
-def _average_stats(
-    rel: Column, above: Callable[[Column], Column], tied: Callable[[Column], Column]
-) -> Column:
-    """tieRule='average': the stats of a user's relevant rows (structs with p and nan), given
-    how many of all the user's rows are above and tied with each; the relevant rows above and
-    tied come from the relevant rows' own predictions, sorted."""
+def _with_average_stats(
+    per_user: DataFrame, above: Callable[[Column], Column], tied: Callable[[Column], Column]
+) -> DataFrame:
+    """tieRule='average': ``per_user`` with ``stats``, the stats of each user's relevant rows
+    (``rel``: structs with p and nan), given how many of all the user's rows are above and tied
+    with each; the relevant rows above and tied come from the relevant rows' own predictions,
+    sorted once per user into a column of their own (referenced, not re-evaluated, by each
+    row's lambda: linear in the user's relevant rows, not quadratic)."""
     scored = F.sort_array(
-        F.filter(F.transform(rel, lambda x: F.when(~x["nan"], x["p"])), lambda p: p.isNotNull()), asc=False
+        F.filter(F.transform("rel", lambda x: F.when(~x["nan"], x["p"])), lambda p: p.isNotNull()), asc=False
     )
-    n_nan = F.size(F.filter(rel, lambda x: x["nan"]))
+    per_user = (
+        per_user.withColumn("__rel_p", scored)
+        .withColumn("__rel_rp", F.reverse("__rel_p"))
+        .withColumn("__rel_nan", F.size(F.filter("rel", lambda x: x["nan"])))
+    )
 
     def stat(x: Column) -> Column:
-        rg, m = _tie_counts(scored, F.reverse(scored), x["p"], x["nan"], n_nan)
+        rg, m = _tie_counts(F.col("__rel_p"), F.col("__rel_rp"), x["p"], x["nan"], F.col("__rel_nan"))
         return M.stats(above(x), tied(x), rg, m)
 
-    return F.transform(rel, stat)
+    return per_user.withColumn("stats", F.transform("rel", stat)).drop("__rel_p", "__rel_rp", "__rel_nan")
 
 
 def _sorted_stats(rows: DataFrame) -> DataFrame:
@@ -769,8 +775,7 @@ def _sorted_stats(rows: DataFrame) -> DataFrame:
     def counts(x: Column) -> Tuple[Column, Column]:
         return _tie_counts(F.col("preds"), F.col("rpreds"), x["p"], x["nan"], F.col("n_nan"))
 
-    stats = _average_stats(F.col("rel"), lambda x: counts(x)[0], lambda x: counts(x)[1])
-    return per_user.withColumn("stats", stats)
+    return _with_average_stats(per_user, lambda x: counts(x)[0], lambda x: counts(x)[1])
 
 
 def _ranked_stats(pairs: DataFrame, relevant: Column, by_item: bool, drop: bool) -> DataFrame:
@@ -794,12 +799,10 @@ def _ranked_stats(pairs: DataFrame, relevant: Column, by_item: bool, drop: bool)
         # (its NaN rows have no candidate above them) or no candidate at all; without any it
         # has no row left and is not evaluated, as in rows mode
         per_user = per_user.where(F.col("scored") > 0)
-    if by_item:
-        positions = F.sort_array(F.transform(F.col("rel"), lambda x: x["rank"]))
-        stats = _positions_stats(positions)
-    else:
-        stats = _average_stats(F.col("rel"), lambda x: x["h"], lambda x: x["t"])
-    return per_user.withColumn("stats", stats)
+    if not by_item:
+        return _with_average_stats(per_user, lambda x: x["h"], lambda x: x["t"])
+    positions = F.sort_array(F.transform(F.col("rel"), lambda x: x["rank"]))
+    return per_user.withColumn("stats", _positions_stats(positions))
 
 
 _SHARED_PARAMS_DOC = """    userCol, itemCol, ratingCol, predictionCol : str

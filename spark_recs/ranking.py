@@ -12,15 +12,14 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
 from pyspark.ml.recommendation import ALSModel, _ALSParams
 from pyspark.ml.util import DefaultParamsWriter, MLReadable, MLReader, MLWritable
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegralType
 
 from spark_recs import _blocks as B
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
-from spark_recs._compat import has_min_by_k, metadata_context
-from spark_recs._sizes import fits_broadcast
+from spark_recs._compat import metadata_context
 from spark_recs._validation import column
 from spark_recs.param import P as Self
 from spark_recs.param import fixed_seed, without_none_seed
@@ -66,11 +65,11 @@ class _UnseenItemRankerParams(HasPredictionCol):
         typeConverter=TypeConverters.toString,
     )
     userBlockSize: "Param[int]" = Param(
-        Params._dummy(), "userBlockSize", "users scored together in one task (>= 1).",
+        Params._dummy(), "userBlockSize", "users scored together in one task, about (>= 1).",
         typeConverter=TypeConverters.toInt,
     )
     itemBlockSize: "Param[int]" = Param(
-        Params._dummy(), "itemBlockSize", "items scored together in one task (>= 1).",
+        Params._dummy(), "itemBlockSize", "items scored at a time in a task (>= 1).",
         typeConverter=TypeConverters.toInt,
     )
 
@@ -154,6 +153,13 @@ class _UnseenItemRankerParams(HasPredictionCol):
         V.require_distinct(self, "output columns", [c for _, c in self._outputs()])
 
 
+def _shuffle_partitions(spark: Any) -> int:
+    try:
+        return max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "200")))
+    except ValueError:
+        return 200
+
+
 def _inner_columns(model_or_estimator: Any) -> Tuple[str, str]:
     return model_or_estimator.getUserCol(), model_or_estimator.getItemCol()
 
@@ -192,9 +198,9 @@ class UnseenItemRanker(  # type: ignore[misc]
         prediction, ranked after every scored candidate and tied with each other; 'drop'
         leaves them out (ALS's param, with the same meaning).
     userBlockSize, itemBlockSize : int, default 1024, 4096
-        Users and items scored together in one task: a task holds a ``userBlockSize x
-        itemBlockSize`` score matrix (8 bytes a score while computed), so they bound its
-        memory.
+        Users per task (about; fewer when they bring many held-out rows), and items scored at a
+        time in it: a task holds about ``1024 x itemBlockSize`` scores at once (12 bytes a
+        score while computed) besides the catalogue's factors.
 
     Raises
     ------
@@ -338,11 +344,14 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
     Notes
     -----
     Scores are ``float32(u . v)`` summed in float64 from the float32 factors; ALS's own
-    ``transform`` sums in float32, so the two can differ in the last bit. Jobs: one counts the
-    held-out users (to size the blocks); the output then runs one plan: held-out pairs joined
-    to their factors and seen items, packed into user blocks, crossed with the item blocks
-    (broadcast when they fit ``spark.sql.autoBroadcastJoinThreshold``), each pair of blocks
-    scored by one matrix product in ``mapInPandas``, and the counts summed per held-out pair.
+    ``transform`` sums in float32, so the two can differ in the last bit. A NaN score (a NaN
+    factor) ranks after every finite candidate and ties with the other NaN ones, as a cold row
+    does. Jobs: one small job sizes the blocks (an approximate count of the held-out users, no
+    shuffle); the output then runs one plan: held-out pairs grouped per user, joined to their
+    factors and seen items, one user block per task met with the broadcast catalogue, each
+    block scored ``itemBlockSize`` items at a time by a matrix product and counted by a
+    compiled kernel (``mapInArrow``), one final row per held-out pair joined back to the rows.
+    The catalogue's factors travel to every task: ``numItems x rank x 4`` bytes each.
     Nothing per user reaches the driver. Design and timings: ``docs/design.md``.
     """
 
@@ -462,25 +471,43 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             return int(model.rank)
         return len(model.itemFactors.first()["features"])
 
-    def _itemBlocks(self, spark: Any) -> DataFrame:
-        """The catalogue in blocks of at most itemBlockSize items (ITEM_BLOCK_SCHEMA)."""
-        size = self.getItemBlockSize()
-        factors = self._data()[0].itemFactors
-        blocks = max(1, math.ceil(self._numItems / size))
-        packed = factors.repartitionByRange(blocks, "id").mapInPandas(
-            B.pack_items(self._rank(), size), B.ITEM_BLOCK_SCHEMA
+    def _catalogue(self) -> DataFrame:
+        """The catalogue in one row (CATALOGUE_SCHEMA), broadcast to every task."""
+        factors = self._data()[0].itemFactors.select("id", F.col("features").cast("array<float>"))
+        return F.broadcast(
+            factors.repartition(1).mapInArrow(B.pack_catalogue(self._rank()), B.CATALOGUE_SCHEMA)
         )
-        if fits_broadcast(spark, self._numItems * (self._rank() * 4 + 16)):
-            packed = F.broadcast(packed)
-        return packed
 
-    def _userBlocks(self, users: DataFrame, num_users: int) -> DataFrame:
-        """Per-user rows (user, features, held, seen) in blocks of at most userBlockSize users."""
-        size = self.getUserBlockSize()
-        blocks = max(1, math.ceil(num_users / size))
-        return users.repartition(blocks, "user").mapInPandas(
-            B.pack_users(self._rank(), size), B.USER_BLOCK_SCHEMA
+    def _numBlocks(self, spark: Any, users: DataFrame, held_rows: bool) -> int:
+        """User blocks for the users of ``users`` (its ``_U``): about userBlockSize users each,
+        fewer when they bring many held-out rows (eight cost about one user's scoring), and
+        at least one block per 256 users up to spark.sql.shuffle.partitions, so that small
+        data still keep every core busy. One small job (an approximate count, no shuffle)."""
+        counts = [F.approx_count_distinct(_U).alias("users")]
+        if held_rows:
+            counts.append(F.count(F.lit(1)).alias("rows"))
+        row = users.agg(*counts).first()
+        n_users = int(row["users"] or 0) if row is not None else 0
+        work = n_users + (int(row["rows"] or 0) / 8.0 if held_rows and row is not None else 0.0)
+        spread = min(_shuffle_partitions(spark), math.ceil(n_users / 256))
+        return max(1, math.ceil(work / self.getUserBlockSize()), spread)
+
+    def _perUser(self, users: DataFrame) -> DataFrame:
+        """(user, features, held, seen) for the users of ``users`` (``_U`` and ``held``):
+        their factors (null without) and the items they had in the fit data (null without)."""
+        model, seen_items = self._data()
+        factors = model.userFactors.select(F.col("id").alias(_U), F.col("features").cast("array<float>"))
+        seen = seen_items.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
+        return users.join(factors, _U, "left").join(seen, _U, "left").select(
+            F.col(_U).alias("user"), "features", "held", "seen"
         )
+
+    def _engine(self, per_user: DataFrame, blocks: int, kernel: B.BatchFunction, schema: str) -> DataFrame:
+        """One task per user block: the block's users packed once, met with the broadcast
+        catalogue, and ``kernel`` run over the pair; its rows are final."""
+        pack = B.pack_users(self._rank())
+        packed = per_user.repartition(blocks, "user").mapInArrow(pack, B.USER_BLOCK_SCHEMA)
+        return packed.crossJoin(self._catalogue()).mapInArrow(kernel, schema)
 
     def _checkInput(self, dataset: DataFrame) -> Tuple[str, str]:
         self._checkParams()
@@ -497,92 +524,31 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         nan = self.getColdStartStrategy() == "nan"
         pairs = dataset.select(
             column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
-        ).distinct()
-        model, seen_items = self._data()
-        items = model.itemFactors.select(F.col("id").alias(_I), F.col("features").alias("ivec"))
-        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("uvec"))
-        seen = seen_items.select(
-            F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"), F.col(_SEEN_COUNT).alias("nseen")
-        )
-        pairs = pairs.join(items, _I, "left").join(users, _U, "left").join(seen, _U, "left")
-        known_item, known_user = F.col("ivec").isNotNull(), F.col("uvec").isNotNull()
-        valid = F.col(_U).isNotNull() & F.col(_I).isNotNull()
-        # what the block engine ranks: scored pairs, and every item of a user without factors
-        # (all its candidates score 0 there: they all tie, and the engine counts them by id)
-        engine = pairs.where(valid & (known_item | ~known_user))
-        per_user = engine.groupBy(_U).agg(
-            F.first("uvec", ignorenulls=True).alias("features"),
-            F.collect_list(F.struct(F.col(_I).alias("item"), F.col("ivec").alias("features"))).alias("held"),
-            F.first("seen", ignorenulls=True).alias("seen"),
-        ).withColumnRenamed(_U, "user")
-        num_users = per_user.count()
-        ranked = self._userBlocks(per_user, num_users).crossJoin(self._itemBlocks(spark)).mapInPandas(
-            B.rank_in_blocks, B.RANK_SCHEMA
-        )
-        counts = ranked.groupBy(F.col("user").alias(_U), F.col("item").alias(_I)).agg(
-            F.min("target").alias("target"), F.sum("above").alias("above"), F.sum("tied").alias("tied"),
-            F.sum("tied_before").alias("before"),
-        )
-        # cold held-out items per user: how many, and each one's place among them by id
-        cold = pairs.where(valid & ~known_item)
-        cold_rank = cold.select(
-            _U, _I, (F.rank().over(Window.partitionBy(_U).orderBy(_I)) - 1).alias("cold_before")
-        )
-        cold_count = cold.groupBy(_U).agg(F.count(F.lit(1)).alias("n_cold"))
-        out = (
-            pairs.join(counts, [_U, _I], "left")
-            .join(cold_rank, [_U, _I], "left")
-            .join(cold_count, _U, "left")
-        )
-        n_cold = F.coalesce(F.col("n_cold"), F.lit(0)) if nan else F.lit(0)
-        # the user's catalogue candidates
-        scored = F.lit(self._numItems) - F.coalesce(F.col("nseen"), F.lit(0))
-        candidates = scored + n_cold
-        before_cold = F.coalesce(F.col("cold_before"), F.lit(0))
-        is_scored = valid & known_user & known_item
-        # a row without an id has no rank; a cold row of a user with factors ranks after its
-        # scored candidates; every candidate of a user without factors ties
-        null = F.lit(None).cast("long")
-        above = (
-            F.when(~valid, null).when(is_scored, F.col("above")).when(known_user, scored).otherwise(F.lit(0))
-        )
-        tied = (
-            F.when(~valid, null)
-            .when(is_scored, F.col("tied") + 1)
-            .when(known_user, n_cold)
-            .otherwise(candidates)
-        )
-        rank = (
-            F.when(~valid, null)
-            .when(is_scored, F.col("above") + F.col("before") + 1)
-            .when(known_user, scored + before_cold + 1)
-            .otherwise(F.coalesce(F.col("before"), F.lit(0)) + before_cold + 1)
-        )
-        candidates = F.when(valid, candidates)
-        in_fit = F.when(
-            valid & known_item,
-            F.array_contains(F.coalesce(F.col("seen"), F.array().cast("array<int>")), F.col(_I)),
+        ).where(F.col(_U).isNotNull() & F.col(_I).isNotNull()).distinct()
+        held = pairs.groupBy(_U).agg(F.collect_list(_I).alias("held"))
+        blocks = self._numBlocks(spark, pairs, held_rows=True)
+        ranked = self._engine(
+            self._perUser(held), blocks, B.rank_users(self.getItemBlockSize(), nan), B.RANK_SCHEMA
         )
         stage = V.stage_name(self)
         prediction = F.when(
-            in_fit.eqNullSafe(True),
+            F.col("inFit"),
             F.raise_error(F.concat(
                 F.lit(f"{stage}: a held-out row of userCol '{user}', itemCol '{item}' is the pair ("),
-                F.col(_U).cast("string"), F.lit(", "), F.col(_I).cast("string"),
+                F.col("user").cast("string"), F.lit(", "), F.col("item").cast("string"),
                 F.lit("), which was in the fit data, so it is not a candidate; split by (user, item) pairs "
                       "(PerUserFolds, train_test_split_per_user)"),
             )).cast("float"),
-        ).otherwise(F.when(is_scored, F.col("target")).otherwise(F.lit(float("nan"))).cast("float"))
-        result = out.select(
-            _U, _I, prediction.alias("__p"), rank.cast("int").alias("__rank"),
-            above.cast("int").alias("__above"), tied.cast("int").alias("__tied"),
-            candidates.cast("int").alias("__cand"), is_scored.alias("__scored"),
+        ).otherwise(F.col("prediction"))
+        result = ranked.select(
+            F.col("user").alias(_U), F.col("item").alias(_I), prediction.alias("__p"),
+            F.col("rank").alias("__rank"), F.col("numAbove").alias("__above"),
+            F.col("numTied").alias("__tied"), F.col("numCandidates").alias("__cand"),
         )
-        if not nan:
-            result = result.where(F.col("__scored"))
+        if not nan:  # as ALS's 'drop': rows without a score go
+            result = result.where(~F.isnan("__p"))
         keyed = dataset.withColumn(_U, column(user).cast("int")).withColumn(_I, column(item).cast("int"))
-        how = "left" if nan else "inner"
-        joined = keyed.join(result, [keyed[_U].eqNullSafe(result[_U]), keyed[_I].eqNullSafe(result[_I])], how)
+        joined = keyed.join(result, [_U, _I], "left" if nan else "inner")
         names = [c for _, c in self._outputs()]
         return joined.select(
             *[keyed[c] for c in dataset.columns],
@@ -600,49 +566,51 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         -------
         :py:class:`pyspark.sql.DataFrame`
             ``(userCol int, recommendations array<struct<itemCol int, rating float>>)``, as
-            ``ALSModel.recommendForAllUsers``, best first, ties by item id ascending; items the
-            user had in the fit data are left out (fewer than ``numItems`` only when the
-            catalogue runs out).
+            ``ALSModel.recommendForAllUsers``: one row per user, best first, ties by item id
+            ascending; items the user had in the fit data are left out, and so are items it
+            scores NaN (a NaN factor): fewer than ``numItems`` only when its scored unseen
+            items run out, an empty array when it has none (it has seen every item).
+
+        Raises
+        ------
+        ValueError
+            ``numItems`` < 1.
+
+        Notes
+        -----
+        Jobs: one approximate count of the users (to size the blocks), then the result's
+        plan: one task per user block, the broadcast catalogue scored against it
+        ``itemBlockSize`` items at a time, each user's running top-N kept by a compiled
+        kernel (``docs/design.md``, "The engine").
         """
         model, _ = self._data()
         user, _ = _inner_columns(model)
         return self.recommendForUserSubset(model.userFactors.select(F.col("id").alias(user)), numItems)
 
     def recommendForUserSubset(self, dataset: DataFrame, numItems: int) -> DataFrame:
-        """Top ``numItems`` unseen items for the users of ``dataset`` (its userCol; users
-        without factors get none), as :py:meth:`recommendForAllUsers`."""
-        model, seen_items = self._data()
+        """Top ``numItems`` unseen items for the users of ``dataset`` (its userCol), as
+        :py:meth:`recommendForAllUsers`: one row per distinct user asked about, with an
+        empty array for a user without factors (unknown to the model) or without scored
+        unseen items.
+
+        Raises
+        ------
+        ValueError
+            ``numItems`` < 1.
+        TypeError
+            A userCol that is not numeric.
+        """
+        model, _ = self._data()
         user, item = _inner_columns(model)
         V.require_param(self, "numItems", numItems, numItems >= 1, "be >= 1", f"items per userCol '{user}'")
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
-        users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
-        seen = seen_items.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
-        per_user = wanted.join(users, _U).join(seen, _U, "left").select(
-            F.col(_U).alias("user"),
-            "features",
-            F.array().cast("array<struct<item:int,features:array<float>>>").alias("held"),
-            "seen",
+        blocks = self._numBlocks(dataset.sparkSession, wanted, held_rows=False)
+        per_user = self._perUser(wanted.withColumn("held", F.array().cast("array<int>")))
+        tops = self._engine(
+            per_user, blocks, B.top_users(numItems, self.getItemBlockSize(), item), B.top_schema(item)
         )
-        num_users = per_user.count()
-        spark = dataset.sparkSession
-        tops = self._userBlocks(per_user, num_users).crossJoin(self._itemBlocks(spark)).mapInPandas(
-            B.top_in_blocks(numItems), B.TOP_SCHEMA
-        )
-        order = F.struct((-F.col("score")).alias("s"), F.col("item").alias("i"))
-        rec = F.struct(F.col("item").alias(item), F.col("score").alias("rating"))
-        if has_min_by_k(spark):
-            best = tops.groupBy("user").agg(
-                F.call_function("min_by", rec, order, F.lit(numItems)).alias("recommendations")
-            )
-        else:
-            ranked = tops.withColumn("__n", F.row_number().over(Window.partitionBy("user").orderBy(order)))
-            best = ranked.where(F.col("__n") <= numItems).groupBy("user").agg(
-                F.transform(
-                    F.sort_array(F.collect_list(F.struct(order.alias("o"), rec.alias("r")))), lambda x: x["r"]
-                ).alias("recommendations")
-            )
-        return best.withColumnRenamed("user", user)
+        return tops.withColumnRenamed("user", user)
 
     # -- persistence -----------------------------------------------------------------------
 

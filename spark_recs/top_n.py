@@ -128,7 +128,9 @@ def recommend_for_users(
     :py:class:`pyspark.sql.DataFrame`
         One row per recommendation: user column, ``rank`` (1 = best), item column, ``score``
         (ALS's prediction), and the title when ``titles`` is given; users in the given order
-        is not promised, rows are sorted by user and rank.
+        is not promised, rows are sorted by user and rank. A user with nothing to recommend
+        (it has seen every item, or its scores are all NaN) keeps one row, with null rank,
+        item and score.
 
     Raises
     ------
@@ -198,14 +200,15 @@ def recommend_for_users(
     )
     recs = ranker.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), n)
     flat = recs.select(
-        column(user_idx).alias(uid), F.posexplode("recommendations").alias("pos", "rec")
+        column(user_idx).alias(uid), F.posexplode_outer("recommendations").alias("pos", "rec")
     ).select(
         uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid),
         F.col("rec.rating").alias("score"),
     )
     flat = encoded.join(flat, uid).drop(uid)
     if item_vocab is not None:
-        flat = flat.join(item_vocab.select(F.col("index").alias(iid), F.col("value").alias(item_col)), iid)
+        names = item_vocab.select(F.col("index").alias(iid), F.col("value").alias(item_col))
+        flat = flat.join(names, iid, "left")  # a user with nothing to give keeps its row
     else:
         flat = flat.withColumn(item_col, F.col(iid))
     flat = flat.drop(iid)

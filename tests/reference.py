@@ -187,10 +187,12 @@ def unseen_item_ranks(user_factors, item_factors, seen, held, cold="nan"):
 
     ``user_factors`` and ``item_factors`` map ids to vectors (the catalogue is the items of
     ``item_factors``), ``seen`` maps a user to the items it had in training. Returns
-    {(user, item): (score, rank, above, tied, candidates)}; rank breaks ties by item id. A row
-    of a user or an item without factors (cold="nan") scores NaN and ranks after the user's
-    scored candidates, tied with its other cold rows; every candidate of a user without
-    factors ties. cold="drop" leaves such rows out.
+    {(user, item): (score, rank, above, tied, candidates)}; rank breaks ties by item id.
+
+    A NaN score (a NaN or infinite factor, a user without factors, or, with cold="nan", a
+    held-out item without factors, which is then its user's candidate too) ranks after every
+    other score and ties with the other NaN scores. cold="drop" leaves out the rows of users
+    or items without factors, and rows whose score is NaN.
     """
     items = sorted(item_factors)
     rank_ = len(next(iter(item_factors.values())))
@@ -198,31 +200,46 @@ def unseen_item_ranks(user_factors, item_factors, seen, held, cold="nan"):
     out = {}
     for u in sorted({u for u, _ in held}):
         mine = sorted({i for v, i in held if v == u})
-        cold_items = [i for i in mine if i not in item_factors]
-        unseen = np.array([i not in seen.get(u, set()) for i in items])
+        cold_items = [i for i in mine if i not in item_factors] if cold == "nan" else []
         known = u in user_factors
-        if not known or cold_items:
-            if cold == "drop":
-                mine = [i for i in mine if known and i in item_factors]
-        vec = np.asarray(user_factors.get(u, np.zeros(rank_)), dtype=np.float32).astype(np.float64)
-        scores = (V @ vec).astype(np.float32)
-        cand = scores[unseen]
-        cand_items = np.array(items)[unseen]
-        n_scored = len(cand_items)
-        n_cold = len(cold_items) if cold == "nan" else 0
+        vec = np.asarray(user_factors.get(u, np.full(rank_, np.nan)), dtype=np.float32).astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scores = (V @ vec).astype(np.float32)
+        score = {i: s for i, s in zip(items, scores) if i not in seen.get(u, set())}
+        score.update({i: np.float32(np.nan) for i in cold_items})
         for i in mine:
-            before_cold = sum(c < i for c in cold_items)
-            if known and i in item_factors:
-                s = np.float32(vec @ np.asarray(item_factors[i], dtype=np.float32).astype(np.float64))
-                others = cand_items != i
-                above = int((cand[others] > s).sum())
-                tied_mask = (cand == s) & others
-                tied = int(tied_mask.sum()) + 1
-                rank = above + int((tied_mask & (cand_items < i)).sum()) + 1
-                out[(u, i)] = (float(s), rank, above, tied, n_scored + n_cold)
-            elif known:  # a cold item of a user with factors
-                out[(u, i)] = (float("nan"), n_scored + before_cold + 1, n_scored, n_cold, n_scored + n_cold)
-            else:  # every candidate of a user without factors ties
-                rank = int((cand_items < i).sum()) + before_cold + 1
-                out[(u, i)] = (float("nan"), rank, 0, n_scored + n_cold, n_scored + n_cold)
+            if i in item_factors:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    s = np.float32(vec @ np.asarray(item_factors[i], dtype=np.float32).astype(np.float64))
+            else:
+                s = np.float32(np.nan)
+            if cold == "drop" and (not known or i not in item_factors or s != s):
+                continue
+            others = [(c, x) for c, x in score.items() if c != i]
+            if s == s:
+                above = sum(x == x and x > s for _, x in others)
+                tied = 1 + sum(x == s for _, x in others)
+                before = sum(x == s and c < i for c, x in others)
+            else:
+                above = sum(x == x for _, x in others)
+                tied = 1 + sum(x != x for _, x in others)
+                before = sum(x != x and c < i for c, x in others)
+            out[(u, i)] = (float(s), above + before + 1, above, tied, len(score))
+    return out
+
+
+def unseen_top_n(user_factors, item_factors, seen, users, n):
+    """Each user's top ``n`` unseen catalogue items from the full score matrix: [(item, score)]
+    by score descending, ties by item ascending; NaN scores (and users without factors) give
+    none."""
+    items = sorted(item_factors)
+    rank_ = len(next(iter(item_factors.values())))
+    V = np.array([item_factors[i] for i in items], dtype=np.float32).astype(np.float64)
+    out = {}
+    for u in users:
+        vec = np.asarray(user_factors.get(u, np.full(rank_, np.nan)), dtype=np.float32).astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            scores = (V @ vec).astype(np.float32)
+        cand = [(-float(s), i) for i, s in zip(items, scores) if i not in seen.get(u, set()) and s == s]
+        out[u] = [(i, -s) for s, i in sorted(cand)[:n]]
     return out

@@ -234,6 +234,45 @@ def test_cold_rows_and_errors(spark):
         ranker.setItemBlockSize(8).transform(held_df.withColumn("user", F.col("user").cast("string")))
 
 
+def test_a_user_who_saw_every_item_keeps_a_row(spark):
+    """Issue 24: every user asked about gets a row, empty when there is nothing to give (as
+    ALSModel.recommendForAllUsers gives every user a row)."""
+    users = {0: [1.0, 0.0], 1: [0.0, 1.0], 3: [0.5, 0.5]}
+    items = {i: [float(i), 1.0] for i in range(6)}
+    seen = {0: {0}, 1: {1, 2}, 3: set(range(6))}
+    ranker = ranker_of(spark, users, items, seen)
+    recs = {r.user: [x.item for x in r.recommendations] for r in ranker.recommendForAllUsers(10).collect()}
+    assert recs == {0: [5, 4, 3, 2, 1], 1: [0, 3, 4, 5], 3: []}
+    asked = spark.createDataFrame([(3,), (1,), (7,), (7,), (None,)], "user int")  # 7: unknown
+    recs = {r.user: [x.item for x in r.recommendations] for r in ranker.recommendForUserSubset(asked, 2).collect()}
+    assert recs == {1: [0, 3], 3: [], 7: []}
+
+
+def test_nan_factors_rank_last_and_metrics_stay_in_range(spark):
+    """Issue 24's case: a NaN item factor and a user with NaN factors. NaN scores rank after
+    every finite candidate, tied among themselves (nanPredictions' rule); top-N leaves them
+    out; every metric stays in [0, 1] and none fails on Spark's arithmetic."""
+    nan = float("nan")
+    users = {0: [1.0, 0.0], 1: [nan, nan]}
+    items = {0: [1.0, 0.0], 1: [0.5, 0.5], 2: [nan, 0.0], 3: [0.25, 0.75], 4: [0.0, 1.0]}
+    ranker = ranker_of(spark, users, items, {0: {0}, 1: {0}})
+    held = spark.createDataFrame([(0, 2, 1.0), (0, 4, 1.0), (1, 3, 1.0), (1, 4, 1.0)], "user int, item int, rating double")
+    ranked = ranker.transform(held).cache()
+    got = {(r.user, r.item): (r.rank, r.numAbove, r.numTied, r.numCandidates) for r in ranked.collect()}
+    assert got == {(0, 2): (4, 3, 1, 4), (0, 4): (3, 2, 1, 4), (1, 3): (3, 0, 4, 4), (1, 4): (4, 0, 4, 4)}
+    specs = {f"{m}@{k}": (m, k) for m in METRICS for k in (1, 2)}
+    for tie_rule in ("average", "itemId"):
+        values = RankingMetricsEvaluator(rankCol="rank", tieRule=tie_rule).evaluateMetrics(ranked, specs)
+        assert all(0.0 <= v <= 1.0 for v in values.values()), values
+        # user 0: both rows below a finite candidate at k = 1; user 1: all four tie, two relevant
+        if tie_rule == "average":
+            assert values["precisionAtK@1"] == pytest.approx(0.25)
+            assert values["mrrAtK@1"] == pytest.approx(0.25)
+    assert 0.0 <= ROEMEvaluator(rankCol="rank").evaluate(ranked) <= 1.0
+    recs = {r.user: [x.item for x in r.recommendations] for r in ranker.recommendForAllUsers(3).collect()}
+    assert recs == {0: [1, 3, 4], 1: []}
+
+
 # -- fitting, tuning and persistence -----------------------------------------------------------
 
 

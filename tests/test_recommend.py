@@ -110,3 +110,14 @@ def test_bad_input(fitted, ratings):
         recommend_for_users(fitted, [], excludeRated=False)
     with pytest.raises(ValueError, match=r"recommend_for_users: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found 0"):
         recommend_for_users(Pipeline(stages=[IdIndexer(inputCol="user", outputCol="u")]).fit(ratings), ["user_01"])
+
+
+def test_a_user_who_rated_every_item_keeps_a_row(fitted, ratings):
+    """Issue 24: every user asked about has a row; with nothing to give, rank, item and score
+    are null."""
+    items = [r["item"] for r in ratings.select("item").distinct().collect()]
+    everything = ratings.union(ratings.sparkSession.createDataFrame([("user_03", i, 1.0) for i in items], ratings.schema))
+    recs = recommend_for_users(fitted, ["user_03", "user_17"], n=3, rated=everything)
+    rows = {(r["user"], r["rank"], r["item"]) for r in recs.where("user = 'user_03'").collect()}
+    assert rows == {("user_03", None, None)}
+    assert recs.where("user = 'user_17'").count() == 3
