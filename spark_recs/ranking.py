@@ -19,6 +19,7 @@ from pyspark.sql.types import IntegralType
 from spark_recs import _blocks as B
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
+from spark_recs import _workers as W
 from spark_recs._compat import has_min_by_k, metadata_context
 from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column
@@ -334,15 +335,22 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         (when the output is computed) a held-out row of a (user, item) pair that was in the
         fit data: it is not a candidate; split by pairs (``PerUserFolds``,
         ``train_test_split_per_user``). Before: missing or clashing columns, non-integral ids.
+    WorkerEnvironmentError
+        (when called, before the engine's jobs; also ``recommendForAllUsers`` and
+        ``recommendForUserSubset``) Spark's Python workers cannot import a module the engine
+        runs there (pandas, pyarrow, numpy, ``REQUIRED_WORKER_MODULES``): the message names
+        it, the workers' interpreter and the fix.
 
     Notes
     -----
     Scores are ``float32(u . v)`` summed in float64 from the float32 factors; ALS's own
-    ``transform`` sums in float32, so the two can differ in the last bit. Jobs: one counts the
-    held-out users (to size the blocks); the output then runs one plan: held-out pairs joined
-    to their factors and seen items, packed into user blocks, crossed with the item blocks
-    (broadcast when they fit ``spark.sql.autoBroadcastJoinThreshold``), each pair of blocks
-    scored by one matrix product in ``mapInPandas``, and the counts summed per held-out pair.
+    ``transform`` sums in float32, so the two can differ in the last bit. Jobs: once per Spark
+    application, a one-row probe that the Python workers import what the engine needs (see
+    ``WorkerEnvironmentError``); one counts the held-out users (to size the blocks); the output
+    then runs one plan: held-out pairs joined to their factors and seen items, packed into user
+    blocks, crossed with the item blocks (broadcast when they fit
+    ``spark.sql.autoBroadcastJoinThreshold``), each pair of blocks scored by one matrix product
+    in ``mapInPandas``, and the counts summed per held-out pair.
     Nothing per user reaches the driver. Design and timings: ``docs/design.md``.
     """
 
@@ -494,6 +502,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
     def _transform(self, dataset: DataFrame) -> DataFrame:
         user, item = self._checkInput(dataset)
         spark = dataset.sparkSession
+        W.require_worker_modules(spark, V.stage_name(self))
         nan = self.getColdStartStrategy() == "nan"
         pairs = dataset.select(
             column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
@@ -615,6 +624,8 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         user, item = _inner_columns(model)
         V.require_param(self, "numItems", numItems, numItems >= 1, "be >= 1", f"items per userCol '{user}'")
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
+        spark = dataset.sparkSession
+        W.require_worker_modules(spark, V.stage_name(self))
         wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
         users = model.userFactors.select(F.col("id").alias(_U), F.col("features").alias("features"))
         seen = seen_items.select(F.col("user").alias(_U), F.col(_SEEN_ITEMS).alias("seen"))
@@ -625,7 +636,6 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
             "seen",
         )
         num_users = per_user.count()
-        spark = dataset.sparkSession
         tops = self._userBlocks(per_user, num_users).crossJoin(self._itemBlocks(spark)).mapInPandas(
             B.top_in_blocks(numItems), B.TOP_SCHEMA
         )
