@@ -47,7 +47,7 @@ def test_the_error_is_public_and_a_runtime_error():
 
 @pytest.mark.classic_only("runs its own classic application in a subprocess; the Connect leg would repeat it")
 @pytest.mark.end_to_end
-def test_workers_without_pandas_get_one_clear_error_from_every_entry_point(bare_python):
+def test_workers_without_pandas_get_one_clear_error_from_every_entry_point_and_the_command(bare_python):
     env = dict(os.environ, PYSPARK_PYTHON=bare_python)
     done = subprocess.run([sys.executable, WORKERS_JOB], capture_output=True, text=True, timeout=600, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("FACTS ")]
@@ -66,6 +66,10 @@ def test_workers_without_pandas_get_one_clear_error_from_every_entry_point(bare_
         assert error is not None, call
         assert error["type"] == "WorkerEnvironmentError" and error["runtime_error"], call
         assert re.match(pattern, error["message"]), error["message"]
+    # spark-recs recommend on a saved pipeline: the same message as one line, exit code 2
+    command = facts["command"]
+    assert command["code"] == 2
+    assert re.match(r"spark-recs: error: " + pattern[1:] + r"\n\Z", command["stderr"]), command
 
 
 def test_a_module_the_workers_lack_is_named_with_their_interpreter(spark):
@@ -98,14 +102,18 @@ def test_a_module_that_fails_to_load_says_why(spark, tmp_path):
 @pytest.mark.classic_only("counts jobs with SparkContext.statusTracker, which a Connect client lacks")
 def test_a_passed_probe_runs_once_per_application_and_a_failed_one_again(spark):
     found = []
-    first = job_count(spark, "workers-first", lambda: found.append(require_worker_modules(spark, "S", ["json"])))
-    again = job_count(spark, "workers-again", lambda: found.append(require_worker_modules(spark, "S", ["json"])))
+
+    def probe():
+        found.append(require_worker_modules(spark, "S", ["json"]))
+
+    first, again = job_count(spark, "workers-first", probe), job_count(spark, "workers-again", probe)
     assert (first, again) == (1, 0)
     assert found[0] == found[1] and os.path.samefile(found[0], shutil.which(spark.sparkContext.pythonExec))
 
     def fails():
-        with pytest.raises(WorkerEnvironmentError, match=r"^S: Spark's Python workers cannot import no_such_module_x,"):
-            require_worker_modules(spark, "S", ["no_such_module_x"])
+        missing = r"^S: Spark's Python workers cannot import no_such_x, which"
+        with pytest.raises(WorkerEnvironmentError, match=missing):
+            require_worker_modules(spark, "S", ["no_such_x"])
 
     assert [job_count(spark, f"workers-fails-{i}", fails) for i in range(2)] == [1, 1]
 
