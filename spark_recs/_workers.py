@@ -84,12 +84,13 @@ def _configured_python(spark: Any) -> str:
         # spark.pyspark.python, which spark-submit turns into PYSPARK_PYTHON)
         exe = spark.sparkContext.pythonExec
         source = "SparkContext.pythonExec: PYSPARK_PYTHON when the application started, else python3"
-    elif os.environ.get("PYSPARK_PYTHON"):
-        exe = os.environ["PYSPARK_PYTHON"]
-        source = "PYSPARK_PYTHON of this process, which a Connect server started here inherits"
     else:
-        conf = spark.conf.get("spark.pyspark.python", None)
-        exe, source = (conf, "spark.conf spark.pyspark.python") if conf else ("python3", "the default")
+        # a Connect server's own environment decides (SparkConnectPlanner.pythonExec); one started
+        # here (remote('local[N]')) inherited this process's
+        names = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")
+        found = [(os.environ[n], f"{n} of this process") for n in names if os.environ.get(n)]
+        exe, source = (found + [("python3", "neither PYSPARK_PYTHON nor PYSPARK_DRIVER_PYTHON set here")])[0]
+        source += ", as a Connect server started here picks it; a remote server reads its own environment"
     return _described(exe, source)
 
 
@@ -139,7 +140,7 @@ def require_worker_modules(
     Notes
     -----
     One job of one task on one row: ``mapInPandas`` of a function that imports each module in a
-    worker (about 0.1 s on a warm local session, measured in docs/design.md "Python workers").
+    worker (about a tenth of the smallest ``transform``'s time: docs/design.md "Python workers").
     A passed probe is remembered per application id and modules, so later calls run no job; a
     failed one is not. It probes one worker: executors of a cluster with different Python
     environments can still differ.
