@@ -7,6 +7,7 @@ stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.
 """
 
 from spark_recs._version import __version__
+from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.beyond_accuracy import beyond_accuracy_metrics
 from spark_recs.binary import BinaryRater
 from spark_recs.datasets import (
@@ -49,6 +50,7 @@ __all__ = [
     "UnseenItemRanker",
     "UnseenItemRankerModel",
     "UserFolds",
+    "WorkerEnvironmentError",
     "ZeroFiller",
     "beyond_accuracy_metrics",
     "cold_user_split",

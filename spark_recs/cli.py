@@ -3,8 +3,9 @@
 Every command builds one SparkSession (``--master`` and ``--conf KEY=VALUE`` pass through; under
 spark-submit the submitted settings apply; ``--remote URL`` makes it a Spark Connect session,
 whose server reads and writes the data and model paths), prints results on standard output and
-progress on standard error. Bad arguments, unreadable files and bad data give one line
-``spark-recs: error: ...`` and exit code 2, never a Java stack trace.
+progress on standard error. Bad arguments, unreadable files, bad data and Python workers without
+what the engine needs give one line ``spark-recs: error: ...`` and exit code 2, never a Java
+stack trace.
 
 This module only parses arguments, builds the session and prints: the work is done by
 :py:mod:`spark_recs.workflow` and :py:mod:`spark_recs.demo`, and of the package only ``__main__``
@@ -17,6 +18,7 @@ import os
 import sys
 from typing import Any, List, NoReturn, Optional, Sequence
 
+from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.datasets import SYNTHETIC_SETTINGS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
@@ -407,7 +409,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.run(args) or 0)
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
-    except (UsageError, ValueError, TypeError, FileNotFoundError) as exc:
+    except (UsageError, ValueError, TypeError, FileNotFoundError, WorkerEnvironmentError) as exc:
         print(f"spark-recs: error: {_first_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # Spark's own errors (unreadable file, bad conf): one line

@@ -19,6 +19,7 @@ from pyspark.sql.types import IntegralType
 from spark_recs import _blocks as B
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
+from spark_recs import _workers as W
 from spark_recs._compat import metadata_context
 from spark_recs._validation import column
 from spark_recs.param import P as Self
@@ -340,18 +341,25 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         (when the output is computed) a held-out row of a (user, item) pair that was in the
         fit data: it is not a candidate; split by pairs (``PerUserFolds``,
         ``train_test_split_per_user``). Before: missing or clashing columns, non-integral ids.
+    WorkerEnvironmentError
+        (when called, before the engine's jobs; also ``recommendForAllUsers`` and
+        ``recommendForUserSubset``) Spark's Python workers cannot import a module the engine
+        runs there (pandas, pyarrow, numpy, ``REQUIRED_WORKER_MODULES``): the message names
+        it, the workers' interpreter and the fix.
 
     Notes
     -----
     Scores are ``float32(u . v)`` summed in float64 from the float32 factors; ALS's own
     ``transform`` sums in float32, so the two can differ in the last bit. A NaN score (a NaN
     factor) ranks after every finite candidate and ties with the other NaN ones, as a cold row
-    does. Jobs: one small job sizes the blocks (an approximate count of the held-out users, no
-    shuffle); the output then runs one plan: held-out pairs grouped per user, joined to their
-    factors and seen items, one user block per task met with the broadcast catalogue, each
-    block scored ``itemBlockSize`` items at a time by a matrix product and counted by a
-    compiled kernel (``mapInArrow``), one final row per held-out pair joined back to the rows.
-    The catalogue's factors travel to every task: ``numItems x rank x 4`` bytes each.
+    does. Jobs: once per Spark application, a one-row probe that the Python workers import
+    what the engine needs (see ``WorkerEnvironmentError``); one small job sizes the blocks (an
+    approximate count of the held-out users, no shuffle); the output then runs one plan:
+    held-out pairs grouped per user, joined to their factors and seen items, one user block
+    per task met with the broadcast catalogue, each block scored ``itemBlockSize`` items at a
+    time by a matrix product and counted by a compiled kernel (``mapInArrow``), one final row
+    per held-out pair joined back to the rows. The catalogue's factors travel to every task:
+    ``numItems x rank x 4`` bytes each.
     Nothing per user reaches the driver. Design and timings: ``docs/design.md``.
     """
 
@@ -521,6 +529,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
     def _transform(self, dataset: DataFrame) -> DataFrame:
         user, item = self._checkInput(dataset)
         spark = dataset.sparkSession
+        W.require_worker_modules(spark, V.stage_name(self))
         nan = self.getColdStartStrategy() == "nan"
         pairs = dataset.select(
             column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
@@ -604,8 +613,10 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         user, item = _inner_columns(model)
         V.require_param(self, "numItems", numItems, numItems >= 1, "be >= 1", f"items per userCol '{user}'")
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
+        spark = dataset.sparkSession
+        W.require_worker_modules(spark, V.stage_name(self))
         wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
-        blocks = self._numBlocks(dataset.sparkSession, wanted, held_rows=False)
+        blocks = self._numBlocks(spark, wanted, held_rows=False)
         per_user = self._perUser(wanted.withColumn("held", F.array().cast("array<int>")))
         tops = self._engine(
             per_user, blocks, B.top_users(numItems, self.getItemBlockSize(), item), B.top_schema(item)

@@ -1,6 +1,7 @@
-"""Checks the test files share: a stage's params as a dict, and the same stage after a round trip."""
+"""Checks the test files share: a stage's params as a dict, the same stage after a round trip, and
+the Spark jobs an action runs."""
 
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 from pyspark.ml.param import Params
 
@@ -26,3 +27,14 @@ def assert_same_stage(got: Params, expected: Params, set_status: bool = True, va
         if expected.isDefined(param):
             assert got.getOrDefault(name) == expected.getOrDefault(param), name
     assert param_values(got) == param_values(expected)
+
+
+def job_count(spark: Any, group: str, action: Callable[[], Any]) -> int:
+    """Spark jobs that ``action`` runs (tagged with a job group; a classic session only)."""
+    sc = spark.sparkContext
+    sc.setJobGroup(group, group)
+    try:
+        action()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    return len(sc.statusTracker().getJobIdsForGroup(group))

@@ -421,12 +421,15 @@ def test_bad_input(ctx, capsys, action, expect):
 def test_the_table_covers_every_public_name_and_command():
     """Every public stage, evaluator, loader and helper that reads a DataFrame or a file has
     error rows in the table, and so has every command that reads input (demo reads none;
-    synthetic_ratings and download_movielens read neither: see test_datasets)."""
+    synthetic_ratings and download_movielens read neither: see test_datasets; the exception
+    WorkerEnvironmentError: see test_workers)."""
     import spark_recs
 
     expects = [case.values[1] for case in CASES]
     stages = {e.stage for e in expects if isinstance(e, Raises)}
-    names = set(spark_recs.__all__) - {"__version__", "synthetic_ratings", "download_movielens"}
+    names = set(spark_recs.__all__) - {
+        "__version__", "synthetic_ratings", "download_movielens", "WorkerEnvironmentError"
+    }
     assert names <= stages | {"IdIndexerModel"} and "IdIndexerModel" in stages
     commands = {case.values[0].__code__.co_consts for case in CASES if isinstance(case.values[1], Exits)}
     assert {"stats", "tune", "recommend"} <= {c for consts in commands for c in consts}

@@ -20,6 +20,7 @@ from pyspark.sql.types import (
 from pyspark.testing import assertDataFrameEqual
 
 from spark_recs import ZeroFiller
+from tests.helpers import job_count
 
 
 def _df(spark, rows, schema):
@@ -56,17 +57,6 @@ def _expected_zeros(rows, num_zeros, mode):
     per_user = Counter(u for u, _, _ in rows)
     wanted = (lambda n: num_zeros * n) if mode == "perPositive" else (lambda n: num_zeros)
     return {u: min(n_items - n, _round_half_up(wanted(n))) for u, n in per_user.items()}
-
-
-def _job_count(spark, group, action):
-    """Spark jobs that ``action`` runs (tagged with a job group)."""
-    sc = spark.sparkContext
-    sc.setJobGroup(group, group)
-    try:
-        action()
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-    return len(sc.statusTracker().getJobIdsForGroup(group))
 
 
 # --------------------------------------------------------------------------- full strategy
@@ -240,8 +230,8 @@ def test_max_rows_guard_raises_after_the_counting_job_only(spark):
         with pytest.raises(ValueError, match="handleDuplicates"):
             ZeroFiller().transform(df.union(df.limit(1)))
 
-    guard_jobs = _job_count(spark, "zero-filler-guard", guard)
-    duplicate_jobs = _job_count(spark, "zero-filler-duplicates", duplicates)
+    guard_jobs = job_count(spark, "zero-filler-guard", guard)
+    duplicate_jobs = job_count(spark, "zero-filler-duplicates", duplicates)
     assert 0 < guard_jobs <= duplicate_jobs
 
 
