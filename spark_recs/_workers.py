@@ -24,10 +24,10 @@ from spark_recs._session import is_connect
 __all__ = ["REQUIRED_WORKER_MODULES", "WorkerEnvironmentError", "require_worker_modules"]
 
 #: What the engine imports in Spark's Python workers: PySpark's Arrow batches need pandas and
-#: pyarrow, the kernels numpy, and the kernels' own module (``mapInPandas`` functions travel by
-#: reference, so the workers import it, and with it the package). A new kernel module, or a
-#: compiled one's dependency, goes here.
-REQUIRED_WORKER_MODULES: Tuple[str, ...] = ("numpy", "pandas", "pyarrow", "spark_recs._blocks")
+#: pyarrow, the kernels numpy and numba (which compiles them), and the kernels' own module
+#: (``mapInArrow`` functions travel by reference, so the workers import it, and with it the
+#: package). A new kernel module, or a compiled one's dependency, goes here.
+REQUIRED_WORKER_MODULES: Tuple[str, ...] = ("numpy", "pandas", "pyarrow", "numba", "spark_recs._blocks")
 
 #: What a worker's traceback says when an import fails there.
 _MISSING = re.compile(r"ModuleNotFoundError: No module named '([^'.]+)")

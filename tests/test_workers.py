@@ -57,7 +57,7 @@ def test_workers_without_pandas_get_one_clear_error_from_every_entry_point_and_t
     pattern = (
         # PySpark 4.3's worker imports pyarrow first, then pandas; either is what it lacks
         r"^UnseenItemRankerModel: Spark's Python workers cannot import (pyarrow|pandas), which the "
-        r"full-catalogue engine runs there \(it needs numpy, pandas, pyarrow, spark_recs._blocks\); "
+        r"full-catalogue engine runs there \(it needs numpy, pandas, pyarrow, numba, spark_recs._blocks\); "
         r"the workers ran " + re.escape(bare_python)
         + r" \(SparkContext.pythonExec: PYSPARK_PYTHON when the application started, else python3\)\. " + FIX
     )
