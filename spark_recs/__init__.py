@@ -17,7 +17,12 @@ from spark_recs.datasets import (
     load_taste_profile,
     synthetic_ratings,
 )
-from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
+from spark_recs.evaluation import (
+    AllRowsRelevantWarning,
+    PrecisionAtKEvaluator,
+    RankingMetricsEvaluator,
+    ROEMEvaluator,
+)
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.popularity import PopularityModel, PopularityRecommender
