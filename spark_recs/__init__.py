@@ -7,6 +7,7 @@ stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.
 """
 
 from spark_recs._version import __version__
+from spark_recs.baselines import fit_biases
 from spark_recs.beyond_accuracy import beyond_accuracy_metrics
 from spark_recs.binary import BinaryRater
 from spark_recs.datasets import (
@@ -41,6 +42,7 @@ from spark_recs.zeros import ZeroFiller
 
 __all__ = [
     "__version__",
+    "AllRowsRelevantWarning",
     "BinaryRater",
     "IdIndexer",
     "IdIndexerModel",
@@ -58,6 +60,7 @@ __all__ = [
     "beyond_accuracy_metrics",
     "cold_user_split",
     "download_movielens",
+    "fit_biases",
     "interaction_stats",
     "last_n_split_per_user",
     "load_interactions",
