@@ -8,6 +8,7 @@ stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.
 
 from spark_recs._version import __version__
 from spark_recs._workers import WorkerEnvironmentError
+from spark_recs.baselines import fit_biases
 from spark_recs.beyond_accuracy import beyond_accuracy_metrics
 from spark_recs.binary import BinaryRater
 from spark_recs.datasets import (
@@ -18,7 +19,12 @@ from spark_recs.datasets import (
     load_taste_profile,
     synthetic_ratings,
 )
-from spark_recs.evaluation import PrecisionAtKEvaluator, RankingMetricsEvaluator, ROEMEvaluator
+from spark_recs.evaluation import (
+    AllRowsRelevantWarning,
+    PrecisionAtKEvaluator,
+    RankingMetricsEvaluator,
+    ROEMEvaluator,
+)
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.popularity import PopularityModel, PopularityRecommender
@@ -37,6 +43,7 @@ from spark_recs.zeros import ZeroFiller
 
 __all__ = [
     "__version__",
+    "AllRowsRelevantWarning",
     "BinaryRater",
     "IdIndexer",
     "IdIndexerModel",
@@ -55,6 +62,7 @@ __all__ = [
     "beyond_accuracy_metrics",
     "cold_user_split",
     "download_movielens",
+    "fit_biases",
     "interaction_stats",
     "last_n_split_per_user",
     "load_interactions",

@@ -149,6 +149,10 @@ def _check_metric(feedback: str, metric: Optional[str]) -> None:
     """--metric against --feedback, before any Spark work."""
     if metric in EXPLICIT_METRICS and feedback != "explicit":
         raise UsageError(f"--metric {metric} is for explicit feedback; use roem or a ranking metric")
+    if metric and metric not in EXPLICIT_METRICS and feedback == "explicit":
+        raise UsageError(f"--metric {metric} ranks items: explicit feedback is tuned by held-out rating "
+                         "error (--metric rmse or mae); for ranking use --feedback binary --threshold T or "
+                         "--feedback implicit, which rank every unseen item")
     if metric and metric not in METRICS:
         raise UsageError(f"unknown --metric {metric!r}: use rmse, mae, roem, precision, recall, ndcg or map")
 
@@ -177,6 +181,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     _check_metric(args.feedback, args.metric)
     if args.protocol == "full-catalogue" and args.feedback == "explicit":
         raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
+    if args.protocol == "held-out-ratings" and args.feedback != "explicit":
+        raise UsageError("--protocol held-out-ratings is for explicit feedback")
     _check_holdout(args)
     spark = _spark(args, "tune")
     loaded = _load(spark, args)
@@ -193,6 +199,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
     if result.holdout is not None:
         report.update(holdout=result.holdout, baseline=result.baseline)
+    if result.versus is not None:
+        report.update(result.versus.as_json())
+        print(result.versus.line(), file=sys.stderr)  # standard output is the JSON
     print(json.dumps(report, indent=2))
     return 0
 
@@ -215,6 +224,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             parallelism=args.parallelism,
         )
     print(result.table())
+    if result.versus is not None:
+        print(result.versus.line())
     if args.out:
         for path in write_compare_outputs(args.out, result):
             print(f"wrote {path}", file=sys.stderr)
@@ -357,9 +368,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")
     p.add_argument("--protocol", choices=list(PROTOCOLS),
                    help="implicit/binary: 'full-catalogue' (default: each held-out item ranked among all the "
-                        "items its user did not see) or 'zero-filled' (the course's route)")
+                        "items its user did not see) or 'zero-filled' (the course's route); explicit: "
+                        "'held-out-ratings' (the default and only one)")
     p.add_argument("--holdout", type=float, default=0.25,
-                   help="full-catalogue: each user's share of interactions held out for the final scores")
+                   help="full-catalogue and held-out-ratings: each user's share of interactions held out for "
+                        "the final scores")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(run=cmd_tune)
 

@@ -17,7 +17,9 @@ from spark_recs.beyond_accuracy import beyond_accuracy_metrics
 from spark_recs.evaluation import RankingMetricsEvaluator
 from spark_recs.ranking import UnseenItemRankerModel
 from spark_recs.workflow import (
+    BEATS_METRIC,
     INDEXED_COLUMNS,
+    BaselineVerdict,
     Progress,
     check_grid_and_folds,
     cross_validate_ranker,
@@ -26,6 +28,7 @@ from spark_recs.workflow import (
     most_popular,
     positives,
     split_holdout_and_folds,
+    versus_baseline,
 )
 
 __all__ = ["COMPARE_COLUMNS", "EXPLICIT_RECIPE", "CompareResult", "compare", "write_compare_outputs"]
@@ -60,12 +63,16 @@ class CompareResult:
         The holdout's share of each user's pairs and its numbers of rows and users.
     grid : list of dict
         Every grid point with its cross-validated precisionAtK@10.
+    versus : BaselineVerdict or None
+        Whether the tuned implicit ALS beats most-popular on the holdout: strictly higher
+        precisionAtK@10 (its selection metric; :py:func:`~spark_recs.workflow.versus_baseline`).
     """
 
     rows: Dict[str, Dict[str, float]]
     best: Dict[str, Any]
     holdout: Dict[str, Any] = field(default_factory=dict)
     grid: List[Dict[str, Any]] = field(default_factory=list)
+    versus: Optional[BaselineVerdict] = None
 
     def label(self, name: str) -> str:
         """A model's name as the table prints it (the recipe's and the tuned point's params)."""
@@ -226,7 +233,8 @@ def compare(
     rows[IMPLICIT] = _measure(tuned.model, test, train)
     counted = test.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("user_idx").alias("users"))
     sizes = cast(Row, counted.first())  # an aggregation without groups: one row
-    return CompareResult(rows=rows, best=best, grid=points,
+    versus = versus_baseline(rows[IMPLICIT], rows[MOST_POPULAR], {BEATS_METRIC: True}, MOST_POPULAR)
+    return CompareResult(rows=rows, best=best, grid=points, versus=versus,
                          holdout={"fraction": holdout, "rows": sizes["rows"], "users": sizes["users"]})
 
 
@@ -235,8 +243,10 @@ def write_compare_outputs(out: str, result: CompareResult) -> List[str]:
 
     ``compare.json``: ``{"protocol": "full-catalogue", "columns": [...], "rows": {model:
     {metric: value}}, "labels": {model: label}, "best": {...}, "grid": [...], "holdout":
-    {...}}``. ``compare.png``: a bar chart per metric (matplotlib, the ``plot`` extra); without
-    matplotlib it is skipped with a notice on standard error.
+    {...}, "beatsBaseline": bool, "baselineComparison": {...}}`` (the last two:
+    :py:meth:`~spark_recs.workflow.BaselineVerdict.as_json`). ``compare.png``: a bar chart
+    per metric (matplotlib, the ``plot`` extra); without matplotlib it is skipped with a
+    notice on standard error.
 
     Returns
     -------
@@ -253,7 +263,8 @@ def write_compare_outputs(out: str, result: CompareResult) -> List[str]:
     with open(path, "w") as fh:
         json.dump({"protocol": "full-catalogue", "columns": COMPARE_COLUMNS, "rows": result.rows,
                    "labels": {name: result.label(name) for name in result.rows}, "best": result.best,
-                   "grid": result.grid, "holdout": result.holdout}, fh, indent=2)
+                   "grid": result.grid, "holdout": result.holdout,
+                   **(result.versus.as_json() if result.versus else {})}, fh, indent=2)
     written = [path]
     try:
         import matplotlib

@@ -16,8 +16,11 @@ nothing, scores what random ranking scores, never better. Rows mode takes rows a
 null predictions follow ``nanPredictions``.
 """
 
+import sys
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
+import pyspark.ml.evaluation
 from pyspark import keyword_only
 from pyspark.ml.evaluation import Evaluator
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -33,7 +36,7 @@ from spark_recs._persistence import ParamsReadable, ParamsWritable
 from spark_recs._validation import column
 from spark_recs.param import HasItemCol, HasK, HasRatingCol, HasUserCol, P
 
-__all__ = ["ROEMEvaluator", "RankingMetricsEvaluator", "PrecisionAtKEvaluator"]
+__all__ = ["ROEMEvaluator", "RankingMetricsEvaluator", "PrecisionAtKEvaluator", "AllRowsRelevantWarning"]
 
 _U, _I, _R, _P, _NAN = "__u", "__i", "__r", "__p", "__nan"
 _H, _T, _RANK, _NCAND = "__h", "__t", "__rank", "__ncand"
@@ -48,6 +51,33 @@ _METRICS = _K_METRICS + ["meanAveragePrecision"]
 #: Use the window top-k even where ``min_by(x, ord, k)`` exists (Spark >= 4.2); tests flip it
 #: to check that both plans give the same numbers.
 _FORCE_WINDOW_TOP_K = False
+
+
+class AllRowsRelevantWarning(UserWarning):
+    """A rows-mode ranking metric was computed on data with no non-relevant row.
+
+    Positives-only data (plays, clicks, ratings above the threshold: no zeros) make every
+    row relevant, so precision@k and the other top-k metrics are about 1 whatever the model
+    ranks. :py:class:`RankingMetricsEvaluator` and :py:class:`PrecisionAtKEvaluator` warn with
+    this class, once per call site (Python's default warning filter), from the job that
+    computes the metric. Rank each held-out row among all the items its user did not see
+    instead: :py:class:`~spark_recs.UnseenItemRanker` and the evaluator's ``rankCol='rank'``.
+    Silence it with ``warnings.simplefilter("ignore", AllRowsRelevantWarning)``.
+    """
+
+
+#: The files whose frames stand between an evaluator's caller and its warnings.
+_EVALUATOR_FILES = {__file__, pyspark.ml.evaluation.__file__}
+
+
+def _warn_at_call_site(message: str, category: type) -> None:
+    """``warnings.warn`` attributed to the first frame outside this module and
+    ``pyspark.ml.evaluation`` (the user's ``evaluate`` call, or CrossValidator's), so that the
+    default filter shows it once per call site whatever path led here."""
+    frame, level = sys._getframe(0), 1
+    while frame.f_back is not None and frame.f_code.co_filename in _EVALUATOR_FILES:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 class _RowEvaluatorParams(HasUserCol, HasItemCol, HasRatingCol, HasPredictionCol):
@@ -629,12 +659,21 @@ class _RankingParams(_RowEvaluatorParams, HasK):
             F.sum("null_items").alias("null_items"),
             F.sum("null_ratings").alias("null_ratings"),
             F.sum("null_ranks").alias("null_ranks"),
+            F.sum("n_rel").alias("relevant_rows"),  # rows mode: relevant rows (the warning's count)
         ).first()).asDict()
         self._raiseOnBadRows(totals, self.getItemCol())
         if not totals["users"]:
             raise ValueError(
                 f"{stage}: no user has a relevant row (ratingCol '{self.getRatingCol()}' > "
                 f"threshold {threshold}) and noRelevantUsers='exclude' leaves none to average"
+            )
+        if not self._rankMode() and totals["relevant_rows"] == totals["rows"]:
+            _warn_at_call_site(
+                f"{stage}: every row is relevant (ratingCol '{self.getRatingCol()}' > threshold {threshold} "
+                "on all rows, none non-relevant): on positives-only data a rows-mode ranking metric is about "
+                "1 whatever the model; rank held-out rows among all unseen items instead (UnseenItemRanker, "
+                "then the evaluator with rankCol='rank')",
+                AllRowsRelevantWarning,
             )
         return [float(totals[f"value{j}"]) for j in range(len(specs))]
 
@@ -874,6 +913,12 @@ class RankingMetricsEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable)
     TypeError
         A column of the wrong type.
 
+    Warns
+    -----
+    AllRowsRelevantWarning
+        Rows mode, when no row is non-relevant (positives-only data: the metric is then about 1
+        whatever the model); once per call site. Counted in the metric's own job.
+
     Notes
     -----
     For each user, ``R`` is the set of relevant rows and ``rel_i`` is 1 when the row at
@@ -1045,6 +1090,12 @@ class PrecisionAtKEvaluator(_RankingEvaluator, ParamsReadable, ParamsWritable):
     ------
     ValueError, TypeError
         As :py:class:`RankingMetricsEvaluator`.
+
+    Warns
+    -----
+    AllRowsRelevantWarning
+        Rows mode, when no row is non-relevant (positives-only data: the metric is then about 1
+        whatever the model); once per call site. As :py:class:`RankingMetricsEvaluator`.
 
     Notes
     -----

@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import (
@@ -38,7 +39,7 @@ from pyspark.ml.evaluation import Evaluator, RegressionEvaluator
 from pyspark.ml.param import Param
 from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType
 
@@ -46,6 +47,7 @@ from spark_recs import datasets
 from spark_recs._checkpoint import require_checkpointing
 from spark_recs._session import conf_scope
 from spark_recs._validation import column, require_choice
+from spark_recs.baselines import fit_biases
 from spark_recs.binary import BinaryRater
 from spark_recs.evaluation import RankingMetricsEvaluator, ROEMEvaluator
 from spark_recs.indexer import IdIndexer, IdIndexerModel
@@ -57,6 +59,7 @@ from spark_recs.tuning import PerUserFolds, train_test_split_per_user
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
+    "BaselineVerdict",
     "EXPLICIT_METRICS",
     "FEEDBACKS",
     "HOLDOUT_METRICS",
@@ -90,6 +93,7 @@ __all__ = [
     "split_holdout_and_folds",
     "work_sizes",
     "tie_notes",
+    "versus_baseline",
 ]
 
 #: Kinds of feedback: stars as they are, play counts (zero-filled), or 1/0 above a threshold.
@@ -104,8 +108,10 @@ _RANKING = {
 }
 _RANKING_NAMES = ("precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecision", "meanAveragePrecisionAtK")
 #: How :py:func:`tune` scores: each held-out item among all the items its user did not see
-#: (the field's protocol), or among the rows of a zero-filled table (the course's).
-PROTOCOLS = ("full-catalogue", "zero-filled")
+#: (the field's protocol), or among the rows of a zero-filled table (the course's), both for
+#: implicit and binary feedback; explicit feedback: each user's held-out ratings predicted
+#: (RMSE, MAE).
+PROTOCOLS = ("full-catalogue", "zero-filled", "held-out-ratings")
 #: Every name :py:func:`metric_evaluator` takes.
 METRICS = (*EXPLICIT_METRICS, "roem", *_RANKING, *_RANKING_NAMES)
 
@@ -457,13 +463,18 @@ class TuneResult:
     feedback: str
     #: The number of per-user folds.
     folds: int
-    #: 'full-catalogue' (each held-out item ranked among all the items its user did not see)
-    #: or 'zero-filled' (the course's: ranked among the rows of a zero-filled table; and RMSE).
+    #: 'full-catalogue' (each held-out item ranked among all the items its user did not see),
+    #: 'zero-filled' (the course's: ranked among the rows of a zero-filled table) or
+    #: 'held-out-ratings' (explicit: each user's held-out ratings predicted).
     protocol: str = "zero-filled"
-    #: Full-catalogue protocol: the refit model's metrics on the per-user holdout, by name.
+    #: Full-catalogue and held-out-ratings protocols: the model's metrics on the per-user
+    #: holdout, by name (fitted on the other pairs).
     holdout: Optional[Dict[str, float]] = None
-    #: ... and the most-popular baseline's, on the same holdout.
+    #: ... and the baseline's, on the same holdout: most-popular's (full-catalogue) or the
+    #: bias baseline's (held-out ratings).
     baseline: Optional[Dict[str, float]] = None
+    #: Whether the refit model beats the baseline on the holdout (:py:func:`versus_baseline`).
+    versus: Optional["BaselineVerdict"] = None
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
@@ -500,20 +511,108 @@ def positives(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame
     return df.groupBy("user", "item").agg(F.sum(r).alias("rating")).where(F.col("rating") > 0)
 
 
-def evaluate_holdout(model: Any, test: DataFrame) -> Dict[str, float]:
-    """The full-catalogue metrics of a ranker on held-out rows: :py:data:`HOLDOUT_METRICS` and
-    ROEM: the held-out rows ranked once (cached while they are read), then one job for the
-    ranking metrics (:py:meth:`~spark_recs.RankingMetricsEvaluator.evaluateMetrics`) and one for
-    ROEM. The evaluators read the model's userCol and itemCol."""
+def evaluate_holdout(
+    model: Any, test: DataFrame, extra: Optional[Dict[str, Tuple[str, int]]] = None
+) -> Dict[str, float]:
+    """The full-catalogue metrics of a ranker on held-out rows: :py:data:`HOLDOUT_METRICS`,
+    ``extra`` (name -> (metricName, k), e.g. the selection metric at another k) and ROEM: the
+    held-out rows ranked once (cached while they are read), then one job for the ranking
+    metrics (:py:meth:`~spark_recs.RankingMetricsEvaluator.evaluateMetrics`) and one for ROEM.
+    The evaluators read the model's userCol and itemCol."""
     cols = dict(userCol=model.getUserCol(), itemCol=model.getItemCol(), rankCol="rank")
     ranked = model.transform(test).cache()
     try:
         specs = {name: (args["metricName"], args.get("k", 10)) for name, args in HOLDOUT_METRICS.items()}
+        specs.update(extra or {})
         values = RankingMetricsEvaluator(**cols).evaluateMetrics(ranked, specs)
         values["roem"] = ROEMEvaluator(**cols).evaluate(ranked)
     finally:
         ranked.unpersist()
     return values
+
+
+#: Besides the selection metric, the held-out metric a ranker must beat most-popular on.
+BEATS_METRIC = "precisionAtK@10"
+
+
+class BaselineVerdict(NamedTuple):
+    """Whether a model beats its baseline on a holdout (what :py:func:`versus_baseline` returns)."""
+
+    #: True when the model is strictly better than the baseline on every metric of ``figures``.
+    beats: bool
+    #: Per metric: ``{"model": value, "baseline": value, "largerIsBetter": bool}``.
+    figures: Dict[str, Dict[str, Any]]
+    #: The baseline's name, e.g. 'most-popular'.
+    baseline: str
+
+    def line(self) -> str:
+        """The verdict in one line, e.g. ``the tuned model beats most-popular on the holdout:
+        precisionAtK@10 0.4013 vs 0.2043, roem 0.1130 vs 0.2586 (lower is better)``; prefixed
+        ``warning:`` when it does not."""
+        figures = ", ".join(
+            f"{name} {f['model']:.4f} vs {f['baseline']:.4f}"
+            + ("" if f["largerIsBetter"] else " (lower is better)")
+            for name, f in self.figures.items()
+        )
+        if self.beats:
+            return f"the tuned model beats {self.baseline} on the holdout: {figures}"
+        return (f"warning: the tuned model does not beat {self.baseline} on the holdout ({figures}); "
+                "try another grid before using it")
+
+    def as_json(self) -> Dict[str, Any]:
+        """``{"beatsBaseline": bool, "baselineComparison": {"baseline": name, "rule": ...,
+        "metrics": figures}}``, as ``metrics.json`` and ``compare.json`` hold it."""
+        rule = "strictly better than the baseline on every one of these held-out metrics"
+        return {"beatsBaseline": self.beats,
+                "baselineComparison": {"baseline": self.baseline, "rule": rule, "metrics": self.figures}}
+
+
+def versus_baseline(
+    model: Dict[str, float], baseline: Dict[str, float], larger_is_better: Dict[str, bool], name: str
+) -> BaselineVerdict:
+    """Whether a model beats a baseline on a holdout: strictly better on every metric named in
+    ``larger_is_better`` (larger where True, smaller where False); a tie does not beat.
+
+    :py:func:`tune` and :py:func:`~spark_recs.comparison.compare` ask it of the tuned ranker
+    against most-popular on the selection metric and :py:data:`BEATS_METRIC` (one metric
+    when they are the same), and of explicit ALS against the bias baseline on RMSE and MAE.
+
+    Parameters
+    ----------
+    model, baseline : dict of str to float
+        Held-out metrics by name; each holds every name of ``larger_is_better``.
+    larger_is_better : dict of str to bool
+        The metrics to compare, in the order the verdict lists them, and their direction.
+    name : str
+        The baseline's name, for :py:meth:`BaselineVerdict.line`.
+
+    Returns
+    -------
+    BaselineVerdict
+
+    Raises
+    ------
+    KeyError
+        A metric missing from ``model`` or ``baseline``.
+
+    Examples
+    --------
+    >>> verdict = versus_baseline({"roem": 0.138, "precisionAtK@10": 0.0021},
+    ...                           {"roem": 0.128, "precisionAtK@10": 0.0794},
+    ...                           {"roem": False, "precisionAtK@10": True}, "most-popular")
+    >>> verdict.beats
+    False
+    >>> print(verdict.line())
+    warning: the tuned model does not beat most-popular on the holdout (roem 0.1380 vs 0.1280 (lower is \
+better), precisionAtK@10 0.0021 vs 0.0794); try another grid before using it
+    """
+    figures = {
+        metric: {"model": float(model[metric]), "baseline": float(baseline[metric]), "largerIsBetter": larger}
+        for metric, larger in larger_is_better.items()
+    }
+    beats = all(f["model"] > f["baseline"] if f["largerIsBetter"] else f["model"] < f["baseline"]
+                for f in figures.values())
+    return BaselineVerdict(bool(beats), figures, name)
 
 
 def tune(
@@ -547,7 +646,22 @@ def tune(
     scored on the holdout against most-popular (:py:class:`~spark_recs.PopularityRecommender`),
     then refit on all interactions for the model returned. ``protocol='zero-filled'`` is the
     course's route (described next), which ranks each row only among the rows of a
-    zero-filled table; explicit feedback always takes it (RMSE).
+    zero-filled table.
+
+    Explicit feedback takes ``protocol='held-out-ratings'``: the ratings are split per user
+    (``holdout`` of each user's pairs held out), ALS is cross-validated by RMSE or MAE on
+    per-user folds of the rest, the best point refit there and scored on the holdout by RMSE
+    and MAE against the bias baseline (global mean plus regularised user and item biases,
+    :py:func:`~spark_recs.baselines.fit_biases`, fitted on the same rows), then refit on all
+    ratings. A ranking metric on explicit feedback is refused: ALS fitted to star values is
+    not a ranker of unseen items (``spark-recs compare`` shows how it ranks), and the
+    zero-filled route scored every rated row as relevant (precision@10 about 0.96 whatever
+    the model); binary or implicit feedback rank every unseen item instead.
+
+    Whether the model beats its baseline on the holdout is :py:attr:`TuneResult.versus`
+    (:py:func:`versus_baseline`): strictly better on the selection metric and on
+    precisionAtK@10 than most-popular (full-catalogue), on RMSE and MAE than the bias baseline
+    (held-out ratings).
 
     Ids are indexed once (``IdIndexer`` with ``handleInvalid='keep'``), every row gets a
     per-user fold (:py:class:`~spark_recs.PerUserFolds`), and ``CrossValidator(foldCol=...)``
@@ -573,7 +687,8 @@ def tune(
     folds : int, default 3
         Per-user folds (>= 2).
     metric : str, optional
-        See :py:func:`metric_evaluator`; default 'rmse' (explicit) or 'roem'.
+        See :py:func:`metric_evaluator`; default 'rmse' (explicit) or 'roem'. Explicit
+        feedback takes 'rmse' or 'mae' only.
     k : int, default 10
         The k of the ranking metrics.
     threshold : float, default 0.0
@@ -592,28 +707,36 @@ def tune(
         Where the progress lines go; standard error when None.
     protocol : str, optional
         'full-catalogue' (default for implicit and binary feedback) or 'zero-filled' (the
-        course's; the only one for explicit feedback).
+        course's); 'held-out-ratings', the only one for explicit feedback ('zero-filled', its
+        0.1.0 label, is accepted for it with a DeprecationWarning until the next release).
     holdout : float, default 0.25
-        Full-catalogue protocol: each user's share of pairs held out for the final scores.
+        Full-catalogue and held-out-ratings protocols: each user's share of pairs held out
+        for the final scores.
 
     Returns
     -------
     TuneResult
         The refit :py:class:`pyspark.ml.PipelineModel` (``IdIndexerModel``, ALS model), every
-        grid point's metric, the best point, the metric's name and direction.
+        grid point's metric, the best point, the metric's name and direction; with a holdout,
+        the model's and the baseline's held-out metrics and the verdict.
 
     Raises
     ------
     ValueError
-        An unknown feedback or metric, a metric that does not fit the feedback, fewer than 2
-        folds, an empty grid; what :py:func:`prepare`, ``IdIndexer`` and ALS raise on the data.
+        An unknown feedback or metric, a metric that does not fit the feedback (a ranking
+        metric for explicit feedback), a protocol that does not fit it, fewer than 2 folds, an
+        empty grid, all before any Spark job; what :py:func:`prepare`, ``IdIndexer`` and ALS
+        raise on the data.
 
     Notes
     -----
-    Spark jobs: :py:func:`prepare`'s; the ``IdIndexer`` fit (one aggregation and sort, one
-    count); then the folded data are cached and CrossValidator runs, per grid point and fold,
-    an ALS fit (``maxIter`` iterations) and one evaluation job; last, one ALS fit on all rows.
-    The cache is released before returning. Fits: ``len(grid) * folds + 1``.
+    Spark jobs (zero-filled): :py:func:`prepare`'s; the ``IdIndexer`` fit (one aggregation
+    and sort, one count); then the folded data are cached and CrossValidator runs, per grid
+    point and fold, an ALS fit (``maxIter`` iterations) and one evaluation job; last, one ALS
+    fit on all rows. The cache is released before returning. Fits: ``len(grid) * folds + 1``.
+    Held-out ratings: the split (two checkpoints), the same cross-validation on the training
+    ratings, the bias baseline's fit and one job for the four held-out errors
+    (:py:func:`rating_errors`), then one more fit on all ratings: ``len(grid) * folds + 2``.
 
     Examples
     --------
@@ -622,8 +745,10 @@ def tune(
     >>> ratings, _ = synthetic_ratings(spark, numUsers=20, numItems=30, numRatings=300, seed=1)
     >>> result = tune(ratings, ranks=[2, 3], regParams=[0.1], maxIter=2, folds=2, blocks=1,
     ...               progressStream=io.StringIO())
-    >>> result.metric, len(result.grid), sorted(result.best)
-    ('rmse', 2, ['rank', 'regParam', 'rmse'])
+    >>> result.metric, result.protocol, len(result.grid), sorted(result.best)
+    ('rmse', 'held-out-ratings', 2, ['rank', 'regParam', 'rmse'])
+    >>> sorted(result.holdout), sorted(result.baseline), type(result.versus.beats).__name__
+    (['mae', 'rmse'], ['mae', 'rmse'], 'bool')
     >>> [type(s).__name__ for s in result.model.stages]
     ['IdIndexerModel', 'ALSModel']
     >>> result.model.write().overwrite().save(temp_path + "/tuned")
@@ -633,10 +758,13 @@ def tune(
     """
     if feedback not in FEEDBACKS:
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
-    protocol = protocol or ("zero-filled" if feedback == "explicit" else "full-catalogue")
-    if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
-        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit "
-                         f"feedback), found {protocol!r} for feedback {feedback!r}")
+    protocol = _protocol(feedback, protocol)
+    if feedback == "explicit" and metric not in (None, *EXPLICIT_METRICS):
+        raise ValueError(
+            f"tune: metric {metric!r} ranks items, but explicit feedback is tuned and scored by how well "
+            "it predicts held-out ratings (rmse, mae); for a ranking metric use feedback 'binary' (ratings "
+            "above a threshold) or 'implicit' (ratings as confidence), scored by ranking every unseen item"
+        )
     check_grid_and_folds("tune", ranks, regParams, alphas if feedback != "explicit" else None, folds)
     require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
@@ -647,6 +775,24 @@ def tune(
             parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
             progressStream=progressStream, holdout=holdout,
         )
+    grid_size = len(list(ranks)) * len(list(regParams)) * (len(list(alphas)) if feedback != "explicit" else 1)
+    cv_args: Dict[str, Any] = dict(
+        feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, seed=seed,
+        blocks=blocks, evaluator=evaluator, folds=folds, parallelism=parallelism, metric_name=metric_name,
+    )
+    if protocol == "held-out-ratings":
+        split = split_holdout_and_folds(df, holdout=holdout, folds=folds, seed=seed)
+        progress = Progress(grid_size * folds + 2, label, progressStream)
+        tuned = _cross_validate_als(split.train, progress=progress, **cv_args)
+        scores, baseline = rating_errors(tuned.model, split.train.drop("fold"), split.test)
+        final = tuned.estimator.copy(tuned.params).fit(split.indexed)  # the best point, every rating
+        progress.tick("(refit on all ratings)")
+        return TuneResult(
+            model=PipelineModel(stages=[split.indexer, final]), grid=tuned.points, metric=metric_name,
+            best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(),
+            feedback=feedback, folds=folds, protocol=protocol, holdout=scores, baseline=baseline,
+            versus=versus_baseline(scores, baseline, {"rmse": False, "mae": False}, BIAS_BASELINE),
+        )
     data = df if prepared else prepare(df, feedback, threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
     # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
@@ -655,6 +801,53 @@ def tune(
         inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
     ).fit(data)
     data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
+    progress = Progress(grid_size * folds + 1, label, progressStream)
+    tuned = _cross_validate_als(data, progress=progress, **cv_args)
+    data.unpersist()
+    return TuneResult(
+        model=PipelineModel(stages=[indexer, tuned.model]), grid=tuned.points, metric=metric_name,
+        best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback,
+        folds=folds,
+    )
+
+
+def _protocol(feedback: str, protocol: Optional[str]) -> str:
+    """:py:func:`tune`'s protocol for a feedback: the default, or the one given if it fits.
+    'zero-filled' for explicit feedback (0.1.0's label: explicit tune never zero-filled)
+    means 'held-out-ratings' for one release, with a DeprecationWarning."""
+    if feedback == "explicit" and protocol == "zero-filled":
+        warnings.warn("tune: protocol 'zero-filled' for explicit feedback is deprecated and means "
+                      "'held-out-ratings' (the default); it will be refused in the next release",
+                      DeprecationWarning, stacklevel=3)
+        return "held-out-ratings"
+    chosen = protocol or ("held-out-ratings" if feedback == "explicit" else "full-catalogue")
+    fits = (chosen == "held-out-ratings") == (feedback == "explicit")
+    if chosen not in PROTOCOLS or not fits:
+        raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('held-out-ratings' for explicit "
+                         f"feedback only), found {protocol!r} for feedback {feedback!r}")
+    return chosen
+
+
+class _TunedALS(NamedTuple):
+    """What :py:func:`_cross_validate_als` returns."""
+
+    estimator: Any  # ALS or ImplicitALS
+    points: List[Dict[str, float]]
+    best: Dict[str, float]
+    #: The best grid point's params.
+    params: Dict[Param, Any]
+    #: The best point refit on all the rows cross-validated.
+    model: Any
+
+
+def _cross_validate_als(
+    data: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
+    alphas: Sequence[float], maxIter: int, seed: int, blocks: int, evaluator: Evaluator, folds: int,
+    parallelism: int, metric_name: str, progress: Progress,
+) -> _TunedALS:
+    """CrossValidator over ALS (explicit) or ImplicitALS with ``coldStartStrategy='drop'`` on
+    the ``fold`` column of ``data`` (indexed ids ``user_idx``, ``item_idx``), ranks x regParams
+    (x alphas unless explicit); CrossValidator refits the best point on all of ``data``."""
     common: Dict[str, Any] = dict(
         userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
         coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
@@ -664,21 +857,62 @@ def tune(
     if feedback != "explicit":
         builder = builder.addGrid(als.alpha, list(alphas))
     grid = builder.build()
-    progress = Progress(len(grid) * folds + 1, label, progressStream)
     cv = CrossValidator(
         estimator=reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
         numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
     )
     cv_model = cv.fit(data)
-    points = []
-    for params, value in zip(grid, cv_model.avgMetrics):
-        points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = PipelineModel(stages=[indexer, *cast(PipelineModel, cv_model.bestModel).stages])
-    data.unpersist()
+    points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
+              for params, value in zip(grid, cv_model.avgMetrics)]
     sign = 1 if evaluator.isLargerBetter() else -1
-    chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
-    return TuneResult(model=best, grid=points, metric=metric_name, best=chosen, evaluator=evaluator,
-                      larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds)
+    best = max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)
+    refit = cast(PipelineModel, cv_model.bestModel).stages[-1]
+    return _TunedALS(als, points, points[best], grid[best], refit)
+
+
+#: The name the held-out-ratings protocol gives its baseline (:py:func:`rating_errors`).
+BIAS_BASELINE = "the bias baseline (global mean + user and item biases)"
+
+
+def rating_errors(model: Any, train: DataFrame, test: DataFrame) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """RMSE and MAE on held-out ratings of ``model`` and of the bias baseline fitted on
+    ``train`` (:py:func:`~spark_recs.baselines.fit_biases`, default regularisation), on the
+    same rows: those ``model`` predicts (an ALS model with ``coldStartStrategy='drop'`` leaves
+    out the held-out rows of items ``train`` lacks).
+
+    Parameters
+    ----------
+    model : ALSModel
+        Fitted on ``train``; reads ``user_idx``, ``item_idx``.
+    train, test : :py:class:`pyspark.sql.DataFrame`
+        ``user_idx``, ``item_idx``, ``rating``.
+
+    Returns
+    -------
+    tuple of (dict, dict)
+        ``{"rmse": ..., "mae": ...}`` of the model, then of the baseline.
+
+    Raises
+    ------
+    ValueError
+        ``model`` predicts none of the held-out rows.
+
+    Notes
+    -----
+    Spark jobs: the baseline's fit (:py:func:`~spark_recs.baselines.fit_biases`), then one
+    aggregation for the four errors.
+    """
+    biases = fit_biases(train, userCol="user_idx", itemCol="item_idx", ratingCol="rating")
+    scored = biases.transform(model.transform(test), predictionCol="baseline")
+    r = F.col("rating").cast("double")
+    errors = [agg(r - F.col(c)).alias(f"{name}_{c}") for c in ("prediction", "baseline")
+              for name, agg in (("rmse", lambda e: F.sqrt(F.avg(e * e))), ("mae", lambda e: F.avg(F.abs(e))))]
+    row = cast(Row, scored.agg(*errors, F.count(F.lit(1)).alias("rows")).first())
+    if not row["rows"]:
+        raise ValueError("tune: no held-out rating has its user and item among the training ratings "
+                         f"({test.count()} held out): too few ratings per user or item for a holdout")
+    return ({"rmse": row["rmse_prediction"], "mae": row["mae_prediction"]},
+            {"rmse": row["rmse_baseline"], "mae": row["mae_baseline"]})
 
 
 #: The indexed id columns of the full-catalogue workflow (IdIndexer's outputs).
@@ -726,9 +960,10 @@ def check_grid_and_folds(caller: str, ranks: Sequence[int], regParams: Sequence[
 
 
 def split_holdout_and_folds(data: DataFrame, *, holdout: float, folds: int, seed: int) -> HoldoutAndFolds:
-    """Index ``user`` and ``item`` of positive interactions (one row per pair), hold out each
-    user's share ``holdout`` of pairs (:py:func:`~spark_recs.train_test_split_per_user`) and
-    deal the training pairs to ``folds`` per-user folds (:py:class:`~spark_recs.PerUserFolds`).
+    """Index ``user`` and ``item`` of positive interactions (one row per pair) or of explicit
+    ratings, hold out each user's share ``holdout`` of pairs
+    (:py:func:`~spark_recs.train_test_split_per_user`) and deal the training pairs to ``folds``
+    per-user folds (:py:class:`~spark_recs.PerUserFolds`).
 
     Ids are indexed on every interaction, not per fold: a vocabulary carries no rating, so
     this leaks nothing. Spark jobs: the IdIndexer fit, and one ``localCheckpoint`` each of
@@ -832,15 +1067,20 @@ def _tune_full_catalogue(
         seed=seed,        evaluator=ranked_evaluator, folds=folds, parallelism=parallelism, progress=progress,
     )
     points = tuned.points(metric_name)
-    scores = evaluate_holdout(tuned.model, split.test)
-    baseline = evaluate_holdout(most_popular(split.train), split.test)
+    # the selection metric on the holdout too, where HOLDOUT_METRICS lacks it (another k)
+    extra = {} if metric_name in (*HOLDOUT_METRICS, "roem") else {
+        metric_name: (evaluator.getOrDefault("metricName"), evaluator.getOrDefault("k"))}
+    scores = evaluate_holdout(tuned.model, split.test, extra)
+    baseline = evaluate_holdout(most_popular(split.train), split.test, extra)
     final = tuned.estimator.copy(tuned.grid[tuned.best_index]).fit(split.indexed)  # best point, every row
     progress.tick("(refit on all interactions)")
+    criteria = {metric_name: evaluator.isLargerBetter(), BEATS_METRIC: True}
     return TuneResult(
         model=PipelineModel(stages=[split.indexer, final]), grid=points, metric=metric_name,
         best=points[tuned.best_index], evaluator=ranked_evaluator,
         larger_is_better=evaluator.isLargerBetter(),
         feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
+        versus=versus_baseline(scores, baseline, criteria, "most-popular"),
     )
 
 
@@ -909,6 +1149,8 @@ def write_tune_outputs(
     if result.holdout is not None:
         metrics["holdout"] = result.holdout
         metrics["baseline"] = result.baseline
+    if result.versus is not None:
+        metrics.update(result.versus.as_json())
     metrics_path = os.path.join(out, "metrics.json")
     with open(metrics_path, "w") as fh:
         json.dump(metrics, fh, indent=2)

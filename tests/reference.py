@@ -243,3 +243,20 @@ def unseen_top_n(user_factors, item_factors, seen, users, n):
         cand = [(-float(s), i) for i, s in zip(items, scores) if i not in seen.get(u, set()) and s == s]
         out[u] = [(i, -s) for s, i in sorted(cand)[:n]]
     return out
+
+
+def bias_baseline(users, items, ratings, reg_u=15.0, reg_i=10.0, n_epochs=10):
+    """mu, {user: b_u}, {item: b_i}: Surprise's ``BaselineOnly`` with ``method='als'``
+    (``surprise/prediction_algorithms/optimize_baselines.py``, ``baseline_als``), one rating at a
+    time: from b_u = 0, each epoch sets every b_i, then every b_u."""
+    r = np.asarray(ratings, dtype=float)
+    mu = float(r.mean())
+    by_item, by_user = _by_user(items), _by_user(users)
+    bu = {u: 0.0 for u in by_user}
+    bi = {i: 0.0 for i in by_item}
+    for _ in range(n_epochs):
+        for i, rows in by_item.items():
+            bi[i] = sum(r[j] - mu - bu[users[j]] for j in rows) / (reg_i + len(rows))
+        for u, rows in by_user.items():
+            bu[u] = sum(r[j] - mu - bi[items[j]] for j in rows) / (reg_u + len(rows))
+    return mu, bu, bi

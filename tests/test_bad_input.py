@@ -34,6 +34,7 @@ from spark_recs import (
     ZeroFiller,
     beyond_accuracy_metrics,
     cold_user_split,
+    fit_biases,
     interaction_stats,
     last_n_split_per_user,
     load_interactions,
@@ -347,6 +348,11 @@ CASES = [
                                                    c.df([("u", "b", 1.0)]), k=3),
                  Raises(ValueError, "beyond_accuracy_metrics", "itemCol", "item", r"\['a'\] .*not in train"),
                  id="beyond-accuracy-item-not-in-train"),
+    # -- the bias baseline ----------------------------------------------------------------------
+    pytest.param(lambda c: fit_biases(c.df([("u", "a", 1.0), ("v", "a", NAN)])),
+                 Raises(ValueError, "fit_biases", "ratingCol", "rating", "1 null or NaN"), id="biases-nan-rating"),
+    pytest.param(lambda c: fit_biases(c.df([("u", "a", 1.0)]), userCol="who"),
+                 Raises(ValueError, "fit_biases", "userCol", "who", "not in"), id="biases-missing-user"),
     # -- recommend_for_users --------------------------------------------------------------------
     pytest.param(lambda c: recommend_for_users(c.pipeline, ["jane"], n=0, rated=c.plays),
                  Raises(ValueError, "recommend_for_users", "n", "user", "must be >= 1, found 0"), id="recommend-n-0"),
@@ -422,13 +428,14 @@ def test_the_table_covers_every_public_name_and_command():
     """Every public stage, evaluator, loader and helper that reads a DataFrame or a file has
     error rows in the table, and so has every command that reads input (demo reads none;
     synthetic_ratings and download_movielens read neither: see test_datasets; the exception
-    WorkerEnvironmentError: see test_workers)."""
+    WorkerEnvironmentError: see test_workers; the warning class AllRowsRelevantWarning: see
+    test_evaluation)."""
     import spark_recs
 
     expects = [case.values[1] for case in CASES]
     stages = {e.stage for e in expects if isinstance(e, Raises)}
     names = set(spark_recs.__all__) - {
-        "__version__", "synthetic_ratings", "download_movielens", "WorkerEnvironmentError"
+        "__version__", "synthetic_ratings", "download_movielens", "WorkerEnvironmentError", "AllRowsRelevantWarning"
     }
     assert names <= stages | {"IdIndexerModel"} and "IdIndexerModel" in stages
     commands = {case.values[0].__code__.co_consts for case in CASES if isinstance(case.values[1], Exits)}

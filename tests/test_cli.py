@@ -54,6 +54,14 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     assert metrics["protocol"] == "full-catalogue"
     for name in ("precisionAtK@10", "recallAtK@10", "ndcgAtK@10", "meanAveragePrecision", "roem"):
         assert 0 <= metrics["holdout"][name] <= 1 and 0 <= metrics["baseline"][name] <= 1, name
+    # against most-popular: the selection metric (held out at its own k) and P@10, in the JSON and one line
+    compared = metrics["baselineComparison"]["metrics"]
+    assert list(compared) == ["precisionAtK@5", "precisionAtK@10"] and metrics["baselineComparison"]["baseline"] == "most-popular"
+    assert compared["precisionAtK@5"]["model"] == metrics["holdout"]["precisionAtK@5"]
+    beats = all(c["model"] > c["baseline"] for c in compared.values())
+    assert metrics["beatsBaseline"] is beats and json.loads(out)["beatsBaseline"] is beats
+    verdict = [line for line in err.splitlines() if "most-popular on the holdout" in line]
+    assert len(verdict) == 1 and verdict[0].startswith("the tuned model beats" if beats else "warning: the tuned model does not")
     lines = open(os.path.join(out_dir, "grid.csv")).read().splitlines()
     assert lines[0].split(",")[0] in ("rank", "regParam", "alpha") and len(lines) == 3
     assert os.path.isdir(os.path.join(out_dir, "model")) and os.path.isdir(os.path.join(out_dir, "rated"))
@@ -94,6 +102,11 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
         (["recommend", "--model", "m"], "recommend needs --users ID,ID,... or --all"),
         (["recommend", "--model", "m", "--all"], "--all writes every user's top-N to a directory: pass --out DIR"),
         (["tune", "--out", "x", "--protocol", "full-catalogue"], "--protocol full-catalogue is for implicit or binary"),
+        (["tune", "--out", "x", "--feedback", "implicit", "--protocol", "held-out-ratings"],
+         "--protocol held-out-ratings is for explicit feedback"),
+        (["tune", "--out", "x", "--metric", "precision"],
+         "spark-recs: error: --metric precision ranks items: explicit feedback is tuned by held-out rating error "
+         "(--metric rmse or mae); for ranking use --feedback binary --threshold T or --feedback implicit"),
         (["stats", "--conf", "novalue"], "--conf takes KEY=VALUE"),
         (["stats", "--master", "local[1]", "--remote", "local[1]"], "--master and --remote exclude each other"),
     ],
@@ -192,13 +205,13 @@ def test_demo_quick_prints_the_whole_workflow_on_spark_connect():
     # limit). The demo's shuffle sizing: test_demo_keeps_shuffle_partitions_the_user_sets and
     # test_shuffle_partitions_are_put_back_when_the_demo_fails.
     out, err = run_remote("demo", "--quick")
-    for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE: ALS", "item-mean baseline",
+    for expected in ("== explicit feedback", "best params: rank=", "held-out RMSE (the other 20%): ALS", "bias baseline",
                      "== implicit feedback", "cross-validated ROEM", "held-out ROEM: ALS", "held-out precision@10: ALS",
                      "most-popular", "top-5 for", "the field's protocol", "cross-validated precision@10",
                      "ndcgAtK@10", "demo finished in"):
         assert expected in out, expected
     # --quick: one grid point (the full demo has four), 2 folds
-    assert "[explicit] fit 3/3" in err and "[implicit] fit 3/3" in err  # 2 folds + the refit
+    assert "[explicit] fit 4/4" in err and "[implicit] fit 3/3" in err  # 2 folds + the refit (explicit: on train, on all)
     assert "[full-catalogue] fit 4/4" in err  # 2 folds, the refit on train, on all
     titles = [line for line in out.splitlines() if line.startswith("user_") and "(" in line]
     assert len(titles) == 2 * 3 * 5  # top-5 with titles for three users, twice
@@ -234,7 +247,7 @@ def test_runs_under_spark_submit(tmp_path):
     # spark-submit's PythonRunner merges the driver's stderr into its stdout: progress, then the JSON
     report = done.stdout.index("\n{\n")
     assert json.loads(done.stdout[report:])["metric"] == "rmse"
-    assert "[tune] fit 3/3" in done.stdout[:report]
+    assert "[tune] fit 4/4" in done.stdout[:report]  # 2 folds, the refit on train, on all
     assert "StackOverflowError" not in done.stdout + done.stderr
 
 

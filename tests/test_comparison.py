@@ -48,6 +48,10 @@ def test_every_model_is_scored_on_every_column(result):
     assert all(values["novelty@10"] > 0.0 for values in result.rows.values())
     assert result.best == {"rank": 4, "regParam": 0.1, "alpha": 1.0}
     assert len(result.grid) == 1 and 0.0 <= result.grid[0]["precisionAtK@10"] <= 1.0
+    # beating most-popular: a strictly higher held-out P@10 (the selection metric)
+    tuned, popular = (result.rows[name]["precisionAtK@10"] for name in ("als-implicit-tuned", "most-popular"))
+    assert result.versus.figures == {"precisionAtK@10": {"model": tuned, "baseline": popular, "largerIsBetter": True}}
+    assert result.versus.beats is (tuned > popular)
 
 
 def test_most_popular_row_is_the_holdout_evaluation_of_most_popular(ratings, result):
@@ -110,22 +114,31 @@ def _write_movielens_100k(ratings, directory):
 def test_compare_command_on_the_movielens_100k_layout(capsys, ratings, tmp_path):
     data, out = str(tmp_path / "ml-100k"), str(tmp_path / "out")
     _write_movielens_100k(ratings, data)
-    code = main(["compare", "--loader", "movielens-100k", "--input", data, "--ranks", "4", "--reg-params", "0.1",
+    # regParam 1e30: every ALS factor rounds to 0 in the first iteration, so the tuned model ties
+    # every item (random ranking) and must lose to most-popular: the warning line
+    code = main(["compare", "--loader", "movielens-100k", "--input", data, "--ranks", "4", "--reg-params", "1e30",
                  "--alphas", "1", "--max-iter", "3", "--blocks", "1", "--out", out])
     printed, err = capsys.readouterr()
     assert code == 0, err
     lines = printed.strip().splitlines()
     assert lines[0].split() == ["model"] + COMPARE_COLUMNS
-    assert [line.split()[0] for line in lines[1:]] == ["most-popular", "ALS", "ALS"]
+    assert [line.split()[0] for line in lines[1:-1]] == ["most-popular", "ALS", "ALS"]
     assert "ALS explicit (rank 10, regParam 0.05)" in lines[2] and lines[3].startswith("ALS implicit tuned (rank 4,")
     assert "[compare] fit 1/5 (most-popular)" in err and "[compare] fit 5/5" in err  # 1 point x 2 folds + 3
     report = json.load(open(os.path.join(out, "compare.json")))
     assert report["protocol"] == "full-catalogue" and report["columns"] == COMPARE_COLUMNS
     assert list(report["rows"]) == ["most-popular", "als-explicit-recipe", "als-implicit-tuned"]
     assert_every_column_scored(report["rows"])
-    assert len(report["grid"]) == 1 and report["best"] == {"rank": 4, "regParam": 0.1, "alpha": 1.0}
+    assert len(report["grid"]) == 1 and report["best"] == {"rank": 4, "regParam": 1e30, "alpha": 1.0}
     assert report["holdout"]["fraction"] == 0.25 and 0 < report["holdout"]["users"] <= SMALL["numUsers"]
     assert os.path.getsize(os.path.join(out, "compare.png")) > 10_000
+    # the last line says that the tuned model does not beat most-popular, as compare.json does
+    tuned, popular = (report["rows"][name]["precisionAtK@10"] for name in ("als-implicit-tuned", "most-popular"))
+    assert tuned < popular and report["beatsBaseline"] is False
+    assert report["baselineComparison"]["metrics"] == {
+        "precisionAtK@10": {"model": tuned, "baseline": popular, "largerIsBetter": True}}
+    assert lines[-1] == (f"warning: the tuned model does not beat most-popular on the holdout (precisionAtK@10 "
+                         f"{tuned:.4f} vs {popular:.4f}); try another grid before using it")
 
 
 def test_compare_command_on_play_counts_has_no_explicit_recipe(capsys, monkeypatch, result):
@@ -142,7 +155,8 @@ def test_compare_command_on_play_counts_has_no_explicit_recipe(capsys, monkeypat
     (columns, kw), = calls
     assert columns == ["user", "item", "rating"] and kw["explicit"] is False
     assert (kw["ranks"], kw["regParams"], kw["alphas"], kw["maxIter"], kw["blocks"]) == ([4], [0.1], [1.0], 3, 1)
-    assert [line.split()[0] for line in printed.strip().splitlines()[1:]] == ["most-popular", "ALS"]
+    assert [line.split()[0] for line in printed.strip().splitlines()[1:-1]] == ["most-popular", "ALS"]
+    assert "most-popular on the holdout" in printed.strip().splitlines()[-1]
     assert "explicit" not in printed
 
 

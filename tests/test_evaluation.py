@@ -369,3 +369,78 @@ def test_evaluate_with_param_map_does_not_mutate(predictions):
     ndcg = evaluator.evaluate(predictions, {evaluator.metricName: "ndcgAtK"})
     assert evaluator.getMetricName() == "precisionAtK"
     assert ndcg == pytest.approx(RankingMetricsEvaluator(metricName="ndcgAtK", k=3).evaluate(predictions))
+
+
+# -- positives-only data in rows mode --------------------------------------------------------
+
+
+POSITIVES_ONLY = r"every row is relevant \(ratingCol 'rating' > threshold 0.0 on all rows, none non-relevant\)"
+RANK_MODE_ROUTE = r"UnseenItemRanker, then the evaluator with rankCol='rank'"
+
+
+@pytest.fixture
+def positives_only(spark):
+    """Plays without zeros: every row relevant, so rows-mode precision is about 1 for any model."""
+    return spark.createDataFrame([(u, i, 1.0 + i, 0.1 * ((u * 7 + i * 3) % 5)) for u in range(4) for i in range(6)],
+                                 "user int, item int, rating double, prediction double")
+
+
+@pytest.mark.parametrize("evaluator", [
+    PrecisionAtKEvaluator(k=3),
+    PrecisionAtKEvaluator(k=3, tieRule="itemId"),
+    RankingMetricsEvaluator(metricName="ndcgAtK", k=2),
+    RankingMetricsEvaluator(metricName="meanAveragePrecision", tieRule="itemId"),
+], ids=["precision", "precision-itemId", "ndcg", "map-itemId"])
+def test_rows_mode_warns_when_no_row_is_non_relevant(positives_only, evaluator, top_k_plan):
+    stage = type(evaluator).__name__
+    with pytest.warns(evaluation.AllRowsRelevantWarning, match=rf"^{stage}: {POSITIVES_ONLY}.*{RANK_MODE_ROUTE}"):
+        value = evaluator.evaluate(positives_only)
+    assert value == pytest.approx(1.0)  # what the warning is about: every top-k row is relevant
+    assert issubclass(evaluation.AllRowsRelevantWarning, UserWarning)
+
+
+def test_positives_only_warning_is_shown_once_per_call_site(positives_only):
+    import warnings
+
+    evaluator = RankingMetricsEvaluator(k=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's default for UserWarning: once per location
+        for _ in range(2):
+            evaluator.evaluate(positives_only)  # one call site, twice
+        evaluator.evaluateMetrics(positives_only, {"p": ("precisionAtK", 3)})  # another call site
+    assert [(w.category, w.filename) for w in caught] == [(evaluation.AllRowsRelevantWarning, __file__)] * 2
+    assert caught[0].lineno != caught[1].lineno
+
+
+def test_no_positives_only_warning_with_a_non_relevant_row_or_in_rank_mode(spark, positives_only, predictions):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", evaluation.AllRowsRelevantWarning)
+        PrecisionAtKEvaluator(k=3).evaluate(predictions)  # zeros among the rows
+        # the threshold makes rating 1.0 non-relevant
+        PrecisionAtKEvaluator(k=3, threshold=1.0).evaluate(positives_only)
+        # rank mode: every held-out row relevant is the normal case (the unseen items are the negatives)
+        ranked = positives_only.where("item = 0").select(  # one held-out row per user, ranked first
+            "user", "item", "rating", "prediction", F.lit(1).alias("rank"),
+                                       F.lit(0).alias("numAbove"), F.lit(1).alias("numTied"),
+                                       F.lit(6).alias("numCandidates"))
+        assert PrecisionAtKEvaluator(k=3, rankCol="rank").evaluate(ranked) == pytest.approx(1 / 3)
+
+
+@pytest.mark.classic_only("counts jobs with SparkContext.statusTracker, which a Connect client lacks")
+def test_positives_only_check_runs_no_extra_job(spark, positives_only, predictions):
+    import warnings
+
+    def jobs(group, df):
+        sc = spark.sparkContext
+        sc.setJobGroup(group, group)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                PrecisionAtKEvaluator(k=3).evaluate(df)
+        finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+        return len(sc.statusTracker().getJobIdsForGroup(group))
+
+    assert jobs("positives-only", positives_only) == jobs("with-zeros", predictions) == 1

@@ -64,11 +64,26 @@ def tiny(spark):
         (dict(ranks=[]), r"^tune: the grid is empty"),
         (dict(feedback="implicit", alphas=[]), r"^tune: the grid is empty"),
         (dict(feedback="implicit", metric="rmse"), r"^metric_evaluator: metric 'rmse' is for explicit feedback"),
+        (dict(metric="precision"), r"^tune: metric 'precision' ranks items, but explicit feedback is tuned and scored "
+                                   r"by how well it predicts held-out ratings \(rmse, mae\); for a ranking metric use "
+                                   r"feedback 'binary'"),
+        (dict(feedback="implicit", protocol="held-out-ratings"),
+         r"^tune: protocol must be one of \['full-catalogue', 'zero-filled', 'held-out-ratings'\] \('held-out-ratings' "
+         r"for explicit feedback only\), found 'held-out-ratings' for feedback 'implicit'$"),
+        (dict(protocol="full-catalogue"), r"^tune: protocol must be one of .*found 'full-catalogue' for feedback 'explicit'$"),
     ],
 )
 def test_tune_checks_before_any_spark_work(tiny, kwargs, message):
     with pytest.raises(ValueError, match=message):
         tune(tiny, **kwargs)
+
+
+def test_explicit_zero_filled_protocol_is_deprecated(tiny):
+    # 0.1.0 labelled explicit tune 'zero-filled'; it now means 'held-out-ratings', for one release
+    with pytest.warns(DeprecationWarning, match=r"^tune: protocol 'zero-filled' for explicit feedback is deprecated "
+                                                r"and means 'held-out-ratings'"):
+        with pytest.raises(ValueError, match=r"^tune: folds must be >= 2, found 1$"):  # then the next check, no fit
+            tune(tiny, protocol="zero-filled", folds=1)
 
 
 def test_prepare(tiny):
@@ -133,3 +148,74 @@ def test_format_table_and_progress():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[t] fit 1/2 (rank=2) elapsed ") and lines[1].startswith("[t] fit 2/2 elapsed ")
     assert lines[1].endswith("~0s left")
+
+
+def test_explicit_tune_scores_held_out_ratings_against_the_bias_baseline(spark, tmp_path):
+    import json
+    import math
+
+    import numpy as np
+
+    from spark_recs import synthetic_ratings
+    from spark_recs.workflow import split_holdout_and_folds, write_tune_outputs
+    from tests import reference
+
+    ratings = synthetic_ratings(spark, numUsers=30, numItems=40, numRatings=500, seed=2)[0].localCheckpoint()
+    stream = io.StringIO()
+    result = tune(ratings, ranks=[3], regParams=[0.1], maxIter=3, folds=2, blocks=1, seed=4, progressStream=stream)
+    assert (result.protocol, result.metric, result.larger_is_better) == ("held-out-ratings", "rmse", False)
+    assert stream.getvalue().splitlines()[-1].startswith("[tune] fit 4/4 (refit on all ratings)")  # 2 folds, 2 refits
+    assert [type(s).__name__ for s in result.model.stages] == ["IdIndexerModel", "ALSModel"]
+    # the baseline, from numpy on the same split: biases of the training ratings, scored on the
+    # held-out rows ALS scores (coldStartStrategy='drop': their user and item are in training)
+    split = split_holdout_and_folds(ratings, holdout=0.25, folds=2, seed=4)
+    train = [tuple(r) for r in split.train.select("user_idx", "item_idx", "rating").collect()]
+    test = [tuple(r) for r in split.test.select("user_idx", "item_idx", "rating").collect()]
+    mu, bu, bi = reference.bias_baseline(*map(list, zip(*train)))
+    errors = np.array([r - (mu + bu[u] + bi[i]) for u, i, r in test if u in bu and i in bi])
+    assert 0 < len(errors) <= len(test)
+    assert result.baseline == pytest.approx({"rmse": math.sqrt(np.mean(errors ** 2)), "mae": np.mean(np.abs(errors))})
+    assert 0 < result.holdout["mae"] <= result.holdout["rmse"] < 4
+    verdict = result.versus
+    assert list(verdict.figures) == ["rmse", "mae"] and verdict.baseline.startswith("the bias baseline")
+    assert verdict.beats == (result.holdout["rmse"] < result.baseline["rmse"] and
+                             result.holdout["mae"] < result.baseline["mae"])
+    # metrics.json: the protocol, both sides of the holdout and the verdict
+    metrics = json.load(open(write_tune_outputs(str(tmp_path), result, ratings).metrics))
+    assert metrics["protocol"] == "held-out-ratings" and metrics["holdout"] == pytest.approx(result.holdout)
+    assert metrics["baseline"] == pytest.approx(result.baseline) and metrics["beatsBaseline"] is verdict.beats
+    assert metrics["baselineComparison"]["metrics"]["rmse"] == {
+        "model": result.holdout["rmse"], "baseline": result.baseline["rmse"], "largerIsBetter": False}
+
+
+@pytest.mark.parametrize("data, reg_param, max_iter, beats", [
+    # flat popularity and picky users: most-popular ranks about at random, ALS learns the taste
+    (dict(zipf=0.0, tasteThreshold=1.5, rank=2), 0.1, 5, True),
+    # a regParam so large that every factor rounds to 0 in one iteration: ALS ties every item
+    # (ranked as random ranking under tieRule='average'), most-popular has steep popularity
+    (dict(zipf=1.2, tasteThreshold=-4.0), 1e30, 1, False),
+], ids=["planted-taste", "all-tied"])
+def test_full_catalogue_tune_says_whether_it_beats_most_popular(spark, tmp_path, data, reg_param, max_iter, beats):
+    import json
+
+    from spark_recs import synthetic_ratings
+    from spark_recs.workflow import write_tune_outputs
+
+    plays = synthetic_ratings(spark, numUsers=60, numItems=120, numRatings=2000, kind="implicit", seed=5, **data)[0]
+    plays = plays.localCheckpoint()
+    result = tune(plays, feedback="implicit", ranks=[4], regParams=[reg_param], alphas=[1.0], maxIter=max_iter,
+                  folds=2, blocks=1, seed=7, progressStream=io.StringIO())
+    verdict = result.versus
+    assert verdict.beats is beats and verdict.baseline == "most-popular"
+    # the selection metric (ROEM, lower is better) and P@10, each the holdout's figure against most-popular's
+    assert verdict.figures == {
+        "roem": {"model": result.holdout["roem"], "baseline": result.baseline["roem"], "largerIsBetter": False},
+        "precisionAtK@10": {"model": result.holdout["precisionAtK@10"], "baseline": result.baseline["precisionAtK@10"],
+                            "largerIsBetter": True},
+    }
+    line = verdict.line()
+    assert line.startswith("the tuned model beats most-popular on the holdout: roem " if beats else
+                           "warning: the tuned model does not beat most-popular on the holdout (roem ")
+    assert f"precisionAtK@10 {result.holdout['precisionAtK@10']:.4f} vs {result.baseline['precisionAtK@10']:.4f}" in line
+    metrics = json.load(open(write_tune_outputs(str(tmp_path), result, plays).metrics))
+    assert metrics["beatsBaseline"] is beats and metrics["baselineComparison"]["metrics"] == verdict.figures
