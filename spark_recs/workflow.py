@@ -272,8 +272,8 @@ def load_data(
     feedback : str, default 'explicit'
         Synthetic data: 'explicit' makes 1-5 stars, 'implicit' and 'binary' play counts.
     userCol, itemCol, ratingCol, sep : str
-        'csv' and 'parquet': the columns to read and the csv field separator; the result
-        names them ``user``, ``item``, ``rating``.
+        'csv' and 'parquet': the columns to read (the result keeps their names; its rating
+        is a number, its csv ids strings) and the csv field separator.
     synthetic : str, default 'ml-latest-small'
         Synthetic data: one of :py:data:`~spark_recs.datasets.SYNTHETIC_SETTINGS`, the shape
         of the public data set it imitates.
@@ -286,7 +286,8 @@ def load_data(
     -------
     LoadedData
         ``interactions`` with the loader's columns ('movielens', 'movielens-100k': userId,
-        movieId, rating; 'taste-profile': user, song, plays; the others: user, item, rating),
+        movieId, rating; 'taste-profile': user, song, plays; 'csv' and 'parquet': userCol,
+        itemCol, ratingCol; 'synthetic': user, item, rating),
         ``items`` (synthetic and MovieLens titles, else None) and ``columns``, the (user, item,
         rating) names.
 
@@ -329,7 +330,11 @@ def load_data(
     df = datasets.load_interactions(
         spark, path, format=loader, user=userCol, item=itemCol, rating=ratingCol, sep=sep,
     )
-    return LoadedData(df, None, ("user", "item", "rating"))
+    # the file's own names again (load_interactions names them user, item, rating), so that
+    # what tune saves and recommend prints speaks of the user's columns
+    names = (userCol, itemCol, ratingCol)
+    df = df.select(*[column(a).alias(b) for a, b in zip(("user", "item", "rating"), names)])
+    return LoadedData(df, None, names)
 
 
 def prepare(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame:
