@@ -443,7 +443,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit",
                       help="explicit: ratings as they are; implicit: play counts (confidence); binary: "
                            "rating > --threshold is 1" + _D)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
         "demo", parents=[session, seed, fits], help="the whole workflow on the embedded data",

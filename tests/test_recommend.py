@@ -115,7 +115,8 @@ def test_bad_input(fitted, ratings):
 
 @pytest.fixture(scope="module")
 def integer_ids(spark_session):
-    rows = [(u, i, float(1 + (u + i) % 3)) for u in range(1, 7) for i in range(10, 16) if (u * i) % 3]
+    # each user rated 4 of the 6 items, each item has 4 raters
+    rows = [(u, i, float(1 + (u + i) % 3)) for u in range(1, 7) for i in range(10, 16) if (u * 7 + i) % 3]
     ratings = spark_session.createDataFrame(rows, "userId long, movieId int, rating double")
     model = Pipeline(stages=[
         IdIndexer(inputCols=["userId", "movieId"], outputCols=["u", "i"]),
