@@ -1,4 +1,4 @@
-"""The ``spark-recs`` command: demo, stats, tune and recommend.
+"""The ``spark-recs`` command: demo, stats, tune, compare and recommend.
 
 Every command builds one SparkSession (``--master`` and ``--conf KEY=VALUE`` pass through; under
 spark-submit the submitted settings apply; ``--remote URL`` makes it a Spark Connect session,
@@ -14,9 +14,11 @@ imports this module.
 
 import argparse
 import json
+import math
 import os
 import sys
-from typing import Any, List, NoReturn, Optional, Sequence
+import warnings
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.datasets import SYNTHETIC_SETTINGS
@@ -131,18 +133,29 @@ def _load(spark: Any, args: argparse.Namespace, synthetic: str = "ml-latest-smal
 # -- tune's arguments ---------------------------------------------------------------------
 
 
-def _floats(text: str) -> List[float]:
+def _floats(text: str, option: str = "", least: Optional[float] = None) -> List[float]:
+    where = f"{option} " if option else ""
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UsageError(f"expected comma-separated numbers, found {text!r}") from None
+        raise UsageError(f"{where}expected comma-separated numbers, found {text!r}") from None
+    if any(not math.isfinite(v) or (least is not None and v < least) for v in values):
+        raise UsageError(f"{where}expected comma-separated finite numbers >= {least:g}, found {text!r}")
+    return values
 
 
-def _ints(text: str) -> List[int]:
-    values = _floats(text)
+def _ints(text: str, option: str = "") -> List[int]:
+    values = _floats(text, option)
     if any(v != int(v) or v < 1 for v in values):
-        raise UsageError(f"expected comma-separated whole numbers >= 1, found {text!r}")
+        where = f"{option} " if option else ""
+        raise UsageError(f"{where}expected comma-separated whole numbers >= 1, found {text!r}")
     return [int(v) for v in values]
+
+
+def _grid(args: argparse.Namespace) -> Tuple[List[int], List[float], List[float]]:
+    """--ranks, --reg-params and --alphas, checked: whole ranks >= 1, regParams and alphas >= 0."""
+    return (_ints(args.ranks, "--ranks"), _floats(args.reg_params, "--reg-params", 0.0),
+            _floats(args.alphas, "--alphas", 0.0))
 
 
 def _check_metric(feedback: str, metric: Optional[str]) -> None:
@@ -157,10 +170,49 @@ def _check_metric(feedback: str, metric: Optional[str]) -> None:
         raise UsageError(f"unknown --metric {metric!r}: use rmse, mae, roem, precision, recall, ndcg or map")
 
 
-def _check_holdout(args: argparse.Namespace) -> None:
-    """--holdout in (0, 1), before any Spark work."""
-    if not 0 < args.holdout < 1:
-        raise UsageError(f"--holdout must be between 0 and 1, found {args.holdout}")
+#: The numeric options and what each must be: (option, test, what it must be). Checked by
+#: :py:func:`_check_numbers` before any Spark work, for the options a command has and was given.
+_NUMBERS: List[Tuple[str, Callable[[Any], bool], str]] = [
+    ("--folds", lambda v: v >= 2, ">= 2"),
+    ("--k", lambda v: v >= 1, ">= 1"),
+    ("--n", lambda v: v >= 1, ">= 1"),
+    ("--max-iter", lambda v: v >= 1, ">= 1"),
+    ("--parallelism", lambda v: v >= 1, ">= 1"),
+    ("--blocks", lambda v: v >= 1, ">= 1"),
+    ("--holdout", lambda v: 0 < v < 1, "between 0 and 1"),
+    ("--threshold", math.isfinite, "a finite number"),
+    ("--users", lambda v: v >= 1, ">= 1"),
+    ("--items", lambda v: v >= 1, ">= 1"),
+    ("--ratings", lambda v: v >= 1, ">= 1"),
+]
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every numeric option of the command in range, before any Spark work: a bad value names
+    its option (``--k must be >= 1, found 0``), not the stage that would fail after fitting."""
+    for option, ok, must in _NUMBERS:
+        value = getattr(args, option[2:].replace("-", "_"), None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not ok(value):
+            raise UsageError(f"{option} must be {must}, found {value}")
+
+
+#: Options a command no longer takes, for one release: (command, option) -> why it went.
+_REMOVED = {
+    ("recommend", "seed"): "recommend fits nothing",
+    ("recommend", "parallelism"): "recommend fits nothing",
+    ("stats", "parallelism"): "stats fits nothing",
+}
+
+
+def _removed_options(args: argparse.Namespace) -> None:
+    """A note on standard error (and a DeprecationWarning) for each removed option given."""
+    for (command, name), why in _REMOVED.items():
+        if args.command == command and getattr(args, name, None) is not None:
+            option = "--" + name.replace("_", "-")
+            text = (f"{command} {option} is deprecated and does nothing ({why}); it will be removed "
+                    "in the next release: leave it out")
+            warnings.warn(text, DeprecationWarning, stacklevel=2)
+            print(f"spark-recs: note: {text}", file=sys.stderr)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -172,18 +224,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     spark = _spark(args, "stats")
     df, _, (user, item, rating) = _load(spark, args)
     stats = interaction_stats(df, userCol=user, itemCol=item, ratingCol=rating)
-    print(json.dumps(stats, indent=2))
+    # the sparsity of the interactions, not of the rows: a zero-filled file's rows fill the table
+    report = {key: stats[key] for key in ("rows", "users", "items", "interactions")}
+    report["sparsity"] = stats["interaction_sparsity"]
+    report["sparsity_of"] = "interactions: rows whose rating is not 0 (nor null), of users x items"
+    report.update((key, stats[key]) for key in ("rows_per_user", "rows_per_item", "rating"))
+    print(json.dumps(report, indent=2))
     return 0
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    ranks, reg_params, alphas = _grid(args)
     _check_metric(args.feedback, args.metric)
     if args.protocol == "full-catalogue" and args.feedback == "explicit":
         raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
     if args.protocol == "held-out-ratings" and args.feedback != "explicit":
         raise UsageError("--protocol held-out-ratings is for explicit feedback")
-    _check_holdout(args)
     spark = _spark(args, "tune")
     loaded = _load(spark, args)
     df = loaded.as_user_item_rating()
@@ -195,7 +251,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             seed=args.seed, parallelism=args.parallelism, blocks=args.blocks or sizes.als_blocks,
             protocol=args.protocol, holdout=args.holdout,
         )
-        write_tune_outputs(args.out, result, df, items=loaded.items)
+        write_tune_outputs(args.out, result, df, items=loaded.items, columns=loaded.columns[:2])
     report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
     if result.holdout is not None:
         report.update(holdout=result.holdout, baseline=result.baseline)
@@ -209,10 +265,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from spark_recs.comparison import compare, write_compare_outputs
 
-    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    ranks, reg_params, alphas = _grid(args)
     if args.feedback == "binary":
         raise UsageError("compare takes ratings (--feedback explicit) or play counts (--feedback implicit)")
-    _check_holdout(args)
     spark = _spark(args, "compare")
     loaded = _load(spark, args, synthetic="ml-100k")
     sizes = _sizes(args, loaded, synthetic="ml-100k")
@@ -232,12 +287,44 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_parquet(path: str) -> bool:
+    """What --titles and --rated read as Parquet: a directory (as tune writes), or .parquet / .pq."""
+    return os.path.isdir(path) or path.rstrip("/").lower().endswith((".parquet", ".pq"))
+
+
+def _read_table(spark: Any, option: str, path: str, sep: str = ",") -> Any:
+    """A --titles or --rated file: Parquet (:py:func:`_is_parquet`) or delimited text with a
+    header, every column a string."""
+    if "://" not in path and not os.path.exists(path):
+        raise UsageError(f"{option} {path}: no such file or directory")
+    if _is_parquet(path):
+        return spark.read.parquet(path)
+    return spark.read.csv(path, header=True, sep=sep, escape='"')
+
+
+def _with_id_types(df: Any, option: str, types: Dict[str, Any]) -> Any:
+    """``df`` with each id column cast to the model's id type (text files read ids as strings);
+    a value that does not cast is an error naming the option and the column."""
+    from pyspark.sql import functions as F
+
+    for name, dtype in types.items():
+        if dtype is None or df.schema[name].dataType == dtype:
+            continue
+        cast = F.expr(f"try_cast(`{name}` AS {dtype.simpleString()})")
+        bad = df.where(F.col(name).isNotNull() & cast.isNull()).select(name).limit(3).collect()
+        if bad:
+            raise UsageError(f"{option}: column '{name}' has ids that are not {dtype.simpleString()}, as the "
+                             f"model's are: {[r[0] for r in bad]}")
+        df = df.withColumn(name, cast)
+    return df
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from pyspark.ml import PipelineModel
     from pyspark.sql.types import IntegralType
 
     from spark_recs import recommend_for_users
-    from spark_recs.top_n import all_users
+    from spark_recs.top_n import all_users, als_and_indexer
 
     if args.all == bool(args.users):
         raise UsageError("recommend needs --users ID,ID,... or --all (with --out DIR)")
@@ -248,41 +335,51 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         raise UsageError(f"--model {args.model}: no such directory")
     found = locate_tune_outputs(args.model)
     model = PipelineModel.load(found.model)
+    user_type, item_type = id_types(model)
+    als, indexer = als_and_indexer(model)
+    # the model's own column names: the user's (tune saves its indexer reading them)
+    user_col, item_col = als.getUserCol(), als.getItemCol()
+    if indexer is not None:
+        user_col = indexer.vocabularyOf(user_col)[0] if user_col in indexer.outputColumns else user_col
+        item_col = indexer.vocabularyOf(item_col)[0] if item_col in indexer.outputColumns else item_col
     rated = None
     rated_path = args.rated or found.rated
     if rated_path and not args.keep_rated:
-        if os.path.isdir(rated_path):
-            rated = spark.read.parquet(rated_path)
-        else:
-            rated = spark.read.csv(rated_path, header=True)
+        rated = _read_table(spark, "--rated", rated_path)
+        missing = [c for c in (user_col, item_col) if c not in rated.columns]
+        if missing:
+            raise UsageError(f"--rated {rated_path}: needs the model's columns {user_col} and {item_col}, "
+                             f"found {rated.columns}")
+        rated = _with_id_types(rated, "--rated", {user_col: user_type, item_col: item_type})
     elif not args.keep_rated:
         raise UsageError("no rated interactions found beside the model: pass --rated FILE or --keep-rated")
     titles = None
-    if args.titles:
-        if args.titles.endswith(".csv"):
-            titles = spark.read.csv(args.titles, header=True)
-        else:
-            titles = spark.read.parquet(args.titles)
-    elif found.items:
-        titles = spark.read.parquet(found.items)
-    user_type, item_type = id_types(model)
+    titles_path = args.titles or found.items
+    if titles_path:
+        titles = _read_table(spark, "--titles", titles_path, args.titles_sep)
+        source = args.title_item_col or item_col
+        if source not in titles.columns or args.title_col not in titles.columns:
+            if not args.titles:  # saved by an older tune, under other names: go without titles
+                print(f"spark-recs: note: the titles beside the model ({titles_path}) have no column "
+                      f"{source} or {args.title_col}: recommending without titles", file=sys.stderr)
+                titles = None
+            else:
+                sep = args.titles_sep
+                read = "Parquet" if _is_parquet(titles_path) else f"text with --titles-sep {sep!r}"
+                raise UsageError(
+                    f"--titles {titles_path} (read as {read}) needs the item column {source} (the model's, "
+                    f"or --title-item-col) and the title column {args.title_col} (--title-col), found "
+                    f"{titles.columns}"
+                )
+        if titles is not None:
+            titles = titles.select(titles[source].alias(item_col), titles[args.title_col])
+            titles = _with_id_types(titles, "--titles", {item_col: item_type})
     users: Any = all_users(model) if args.all else [u.strip() for u in args.users.split(",") if u.strip()]
     if not args.all and isinstance(user_type, IntegralType):
         try:
             users = [int(u) for u in users]
         except ValueError:
             raise UsageError(f"--users: the model's user ids are integers, found {args.users!r}") from None
-    if titles is not None:
-        item_col = "item"
-        if item_col not in titles.columns and args.title_item_col in titles.columns:
-            titles = titles.withColumnRenamed(args.title_item_col, item_col)
-        if args.title_col not in titles.columns or item_col not in titles.columns:
-            raise UsageError(
-                f"--titles needs columns item (or --title-item-col) and {args.title_col}, "
-                f"found {titles.columns}"
-            )
-        if item_type is not None:
-            titles = titles.withColumn(item_col, titles[item_col].cast(item_type))
     recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
                                titles=titles, itemTitleCol=args.title_col)
     if args.all:
@@ -306,77 +403,104 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser -----------------------------------------------------------------------------------
 
 
+#: What each option's help ends with: its default, as argparse fills it in.
+_D = " (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
     from spark_recs import __version__
 
     parser = _Parser(
-        prog="spark-recs", description="Recommendation engines with Spark ALS: demo, stats, tune, recommend."
+        prog="spark-recs",
+        description="Recommendation engines with Spark ALS: demo, stats, tune, compare, recommend.",
     )
     parser.add_argument("--version", action="version", version=f"spark-recs {__version__}")
-    common = _Parser(add_help=False)
-    common.add_argument("--master", help="Spark master (default: Spark's, e.g. from spark-submit)")
-    common.add_argument(
+    session = _Parser(add_help=False)
+    session.add_argument("--master", help="Spark master (default: Spark's, e.g. from spark-submit)")
+    session.add_argument(
         "--remote", metavar="URL",
-        help="run on Spark Connect: a server's sc://host:15002, or local[N] to start one here",
+        help="run on Spark Connect: a server's sc://host:15002, or local[N] to start one here "
+             "(default: a classic session)",
     )
-    common.add_argument(
-        "--conf", action="append", metavar="KEY=VALUE", help="a Spark setting; repeat as needed"
+    session.add_argument(
+        "--conf", action="append", metavar="KEY=VALUE",
+        help="a Spark setting; repeat as needed (default: none)",
     )
-    common.add_argument("--log-level", default="ERROR", help="Spark log level (default ERROR)")
-    common.add_argument("--seed", type=int, default=42)
-    common.add_argument("--parallelism", type=int, default=2, help="models CrossValidator fits at once")
+    session.add_argument("--log-level", default="ERROR", help="Spark log level" + _D)
+    seed = _Parser(add_help=False)
+    seed.add_argument("--seed", type=int, default=42,
+                      help="seed of the synthetic data, the splits, the folds and ALS" + _D)
+    fits = _Parser(add_help=False)
+    fits.add_argument("--parallelism", type=int, default=2,
+                      help="models CrossValidator fits at once" + _D)
+    removed = _Parser(add_help=False)  # accepted for one release, with a note (_REMOVED)
+    removed.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    removed.add_argument("--parallelism", type=int, default=None, help=argparse.SUPPRESS)
+    no_fits = _Parser(add_help=False)
+    no_fits.add_argument("--parallelism", type=int, default=None, help=argparse.SUPPRESS)
     data = _Parser(add_help=False)
-    data.add_argument("--input", help="a file or directory; default: the embedded synthetic data")
-    data.add_argument("--loader", choices=LOADERS, help="how to read --input (default: from its ending)")
-    data.add_argument("--user-col", default="user", help="csv/parquet: the user column")
-    data.add_argument("--item-col", default="item", help="csv/parquet: the item column")
-    data.add_argument("--rating-col", default="rating", help="csv/parquet: the rating column")
-    data.add_argument("--sep", default=",", help="csv: the field separator")
+    data.add_argument("--input", help="a file or directory (default: the embedded synthetic data)")
+    data.add_argument("--loader", choices=LOADERS,
+                      help="how to read --input (default: parquet for .parquet/.pq, else csv)")
+    data.add_argument("--user-col", default="user", help="csv/parquet: the user column" + _D)
+    data.add_argument("--item-col", default="item", help="csv/parquet: the item column" + _D)
+    data.add_argument("--rating-col", default="rating",
+                      help="csv/parquet: the rating or play-count column" + _D)
+    data.add_argument("--sep", default=",", help="csv: the field separator, e.g. '\\t'" + _D)
     data.add_argument("--synthetic", choices=list(SYNTHETIC_SETTINGS),
-                      help="synthetic: the public data set whose shape it imitates (default ml-latest-small; "
-                           "compare's ml-100k)")
+                      help="synthetic: the public data set whose shape it imitates "
+                           "(default: ml-latest-small; compare's: ml-100k)")
     data.add_argument("--users", type=int, help="synthetic: number of users (default: --synthetic's)")
     data.add_argument("--items", type=int, help="synthetic: number of items (default: --synthetic's)")
     data.add_argument("--ratings", type=int, help="synthetic: number of ratings (default: --synthetic's)")
-    data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit")
+    data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit",
+                      help="explicit: ratings as they are; implicit: play counts (confidence); binary: "
+                           "rating > --threshold is 1" + _D)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
-        "demo", parents=[common], help="the whole workflow on the embedded data",
+        "demo", parents=[session, seed, fits], help="the whole workflow on the embedded data",
         description="The whole workflow on the embedded synthetic data. Its shuffles run in "
                     "4 partitions (the data are small) unless --conf spark.sql.shuffle.partitions=N "
                     "is given; the session's setting is put back at the end.",
     )
-    p.add_argument("--quick", action="store_true", help="smaller data and grid (for CI)")
+    p.add_argument("--quick", action="store_true", help="smaller data and grid, for CI (default: off)")
     p.set_defaults(run=cmd_demo)
 
-    p = sub.add_parser("stats", parents=[common, data], help="interaction statistics")
+    p = sub.add_parser("stats", parents=[session, seed, no_fits, data], help="interaction statistics",
+                       description="Counts of users, items and rows, the sparsity of the interactions "
+                                   "(rows whose rating is not 0), rows per user and item, the rating range.")
     p.set_defaults(run=cmd_stats)
 
-    p = sub.add_parser("tune", parents=[common, data], help="cross-validate ALS over a grid; save the best")
-    p.add_argument("--ranks", default="4,8,16")
-    p.add_argument("--reg-params", default="0.05,0.2")
-    p.add_argument("--alphas", default="10", help="implicit/binary: confidence scales")
-    p.add_argument("--max-iter", type=int, default=10)
-    p.add_argument("--folds", type=int, default=3)
+    p = sub.add_parser("tune", parents=[session, seed, fits, data],
+                       help="cross-validate ALS over a grid; save the best")
+    p.add_argument("--ranks", default="4,8,16", help="the grid's ALS ranks" + _D)
+    p.add_argument("--reg-params", default="0.05,0.2", help="the grid's ALS regParams" + _D)
+    p.add_argument("--alphas", default="10", help="implicit/binary: the grid's confidence scales" + _D)
+    p.add_argument("--max-iter", type=int, default=10, help="ALS iterations per fit" + _D)
+    p.add_argument("--folds", type=int, default=3, help="per-user cross-validation folds" + _D)
     p.add_argument(
         "--blocks", type=int,
         help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10; Spark's is 10)"
     )
-    p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
-    p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
-    p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")
+    p.add_argument("--metric",
+                   help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary) "
+                        "(default: rmse for explicit, roem for the others)")
+    p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg" + _D)
+    p.add_argument("--threshold", type=float, default=0.0,
+                   help="binary: rating > threshold is 1" + _D)
     p.add_argument("--protocol", choices=list(PROTOCOLS),
-                   help="implicit/binary: 'full-catalogue' (default: each held-out item ranked among all the "
+                   help="implicit/binary: 'full-catalogue' (each held-out item ranked among all the "
                         "items its user did not see) or 'zero-filled' (the course's route); explicit: "
-                        "'held-out-ratings' (the default and only one)")
+                        "'held-out-ratings' (each user's held-out ratings predicted) "
+                        "(default: full-catalogue; explicit: held-out-ratings)")
     p.add_argument("--holdout", type=float, default=0.25,
-                   help="full-catalogue and held-out-ratings: each user's share of interactions held out for "
-                        "the final scores")
-    p.add_argument("--out", required=True, help="output directory")
+                   help="full-catalogue and held-out-ratings: each user's share of interactions held out "
+                        "for the final scores (default: %(default)s)")
+    p.add_argument("--out", required=True, help="output directory (required)")
     p.set_defaults(run=cmd_tune)
 
-    p = sub.add_parser("compare", parents=[common, data],
+    p = sub.add_parser("compare", parents=[session, seed, fits, data],
                        help="most-popular, the explicit ALS recipe and tuned implicit ALS on one holdout",
                        description="Fit most-popular, the common explicit ALS recipe (rank 10, regParam "
                                    "0.05; ratings only) and implicit ALS cross-validated on the training "
@@ -384,29 +508,43 @@ def _parser() -> argparse.ArgumentParser:
                                    "among all the items its user did not see; print the table. Without "
                                    "--input: synthetic data shaped like MovieLens 100K (--synthetic "
                                    "ml-100k).")
-    p.add_argument("--ranks", default="16,32", help="implicit grid: ranks (default 16,32)")
-    p.add_argument("--reg-params", default="0.1", help="implicit grid: regParams (default 0.1)")
-    p.add_argument("--alphas", default="1,10", help="implicit grid: alphas (default 1,10)")
-    p.add_argument("--max-iter", type=int, default=10)
+    p.add_argument("--ranks", default="16,32", help="implicit grid: ranks" + _D)
+    p.add_argument("--reg-params", default="0.1", help="implicit grid: regParams" + _D)
+    p.add_argument("--alphas", default="1,10", help="implicit grid: alphas" + _D)
+    p.add_argument("--max-iter", type=int, default=10, help="ALS iterations per fit" + _D)
     p.add_argument("--folds", type=int, default=2,
-                   help="cross-validation folds of the training pairs (default 2)")
+                   help="cross-validation folds of the training pairs" + _D)
     p.add_argument("--blocks", type=int,
                    help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10)")
-    p.add_argument("--holdout", type=float, default=0.25, help="each user's share of pairs held out")
-    p.add_argument("--out", help="a directory for compare.json and compare.png")
+    p.add_argument("--holdout", type=float, default=0.25,
+                   help="each user's share of pairs held out" + _D)
+    p.add_argument("--out", help="a directory for compare.json and compare.png (default: none, print only)")
     p.set_defaults(run=cmd_compare)
 
-    p = sub.add_parser("recommend", parents=[common], help="top-N items for named users")
-    p.add_argument("--model", required=True, help="a tune output directory or a saved PipelineModel")
-    p.add_argument("--users", help="comma-separated user ids")
-    p.add_argument("--all", action="store_true", help="every user of the model (with --out)")
-    p.add_argument("--out", help="with --all: a directory to write every user's top-N to, as Parquet")
-    p.add_argument("--n", type=int, default=10)
-    p.add_argument("--rated", help="interactions (parquet dir or csv) whose items to leave out")
-    p.add_argument("--keep-rated", action="store_true", help="do not leave rated items out")
-    p.add_argument("--titles", help="csv or parquet with item ids and titles")
-    p.add_argument("--title-col", default="title")
-    p.add_argument("--title-item-col", default="item", help="the item column of --titles")
+    p = sub.add_parser("recommend", parents=[session, removed], help="top-N items for named users",
+                       description="Top-N items for named users (--users) or every user (--all), in the "
+                                   "model's original ids and column names, rated items left out.")
+    p.add_argument("--model", required=True,
+                   help="a tune output directory or a saved PipelineModel (required)")
+    p.add_argument("--users", help="comma-separated user ids (required unless --all)")
+    p.add_argument("--all", action="store_true",
+                   help="every user of the model, written to --out (default: off)")
+    p.add_argument("--out", help="with --all: a directory to write every user's top-N to, as Parquet "
+                                 "(required with --all)")
+    p.add_argument("--n", type=int, default=10, help="items per user" + _D)
+    p.add_argument("--rated",
+                   help="interactions (a Parquet directory or a CSV file with a header) whose items to leave "
+                        "out (default: the rated pairs tune saved beside the model)")
+    p.add_argument("--keep-rated", action="store_true", help="do not leave rated items out (default: off)")
+    p.add_argument("--titles",
+                   help="items with titles: Parquet (.parquet, .pq or a directory) or a delimited text file "
+                        "with a header, any other ending (default: the titles tune saved beside the model, "
+                        "if any)")
+    p.add_argument("--titles-sep", default=",",
+                   help="the field separator of a text --titles file, e.g. '\\t'" + _D)
+    p.add_argument("--title-col", default="title", help="the title column of --titles" + _D)
+    p.add_argument("--title-item-col",
+                   help="the item id column of --titles (default: the model's item column, e.g. movieId)")
     p.set_defaults(run=cmd_recommend)
     return parser
 
@@ -415,10 +553,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
     try:
         args = _parser().parse_args(argv)
-        if getattr(args, "folds", 2) < 2:
-            raise UsageError("--folds must be >= 2")
-        if getattr(args, "n", 1) < 1:
-            raise UsageError("--n must be >= 1")
+        _check_numbers(args)
+        _removed_options(args)
         return int(args.run(args) or 0)
     except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)

@@ -127,7 +127,9 @@ def interaction_stats(
         ``rows``, ``users``, ``items`` (ints); ``sparsity`` = 1 - rows / (users * items);
         ``rows_per_user`` and ``rows_per_item``: dicts of ``min`` (int), ``mean`` (float),
         ``max`` (int); with ``ratingCol``, ``rating``: ``min``, ``mean``, ``max`` (floats, over
-        the non-null ratings; None when all are null).
+        the non-null ratings; None when all are null), ``interactions`` (int: rows whose rating
+        is neither null nor 0) and ``interaction_sparsity`` = 1 - interactions / (users *
+        items), the sparsity of a zero-filled table's observed pairs (its ``sparsity`` is 0).
 
     Raises
     ------
@@ -139,8 +141,9 @@ def interaction_stats(
     Notes
     -----
     Rows are counted as they are: a (user, item) pair that occurs twice counts twice, in
-    ``rows`` and so in the sparsity. Everything comes from one Spark job (rows grouped by user
-    and by item, then the groups summarised); only two summary rows reach the driver.
+    ``rows`` and ``interactions`` and so in the sparsities. Everything comes from one Spark
+    job (rows grouped by user and by item, then the groups summarised); only two summary rows
+    reach the driver.
 
     Examples
     --------
@@ -154,6 +157,10 @@ def interaction_stats(
     ({'min': 1, 'mean': 1.5, 'max': 2}, {'min': 1, 'mean': 1.5, 'max': 2})
     >>> stats["rating"]
     {'min': 2.0, 'mean': 3.6666666666666665, 'max': 5.0}
+    >>> filled = df.unionByName(spark.createDataFrame([("bob", "b", 0.0)], df.schema))  # zero-filled
+    >>> stats = interaction_stats(filled, ratingCol="rating")
+    >>> stats["sparsity"], stats["interactions"], stats["interaction_sparsity"]
+    (0.0, 3, 0.25)
     """
     func = "interaction_stats"
     require_type(func, "userCol", userCol, df, is_atomic_id, "an atomic type")
@@ -164,17 +171,18 @@ def interaction_stats(
     if ratingCol is not None:
         r = column(ratingCol).cast("double")
         rating_aggs = [
-            F.min(r).alias("rmin"), F.max(r).alias("rmax"), F.sum(r).alias("rsum"), F.count(r).alias("rcnt")
+            F.min(r).alias("rmin"), F.max(r).alias("rmax"), F.sum(r).alias("rsum"), F.count(r).alias("rcnt"),
+            F.count(F.when(r != 0, 1)).alias("rnz"),
         ]
     no_rating = [F.lit(None).cast("double").alias(c) for c in ("rmin", "rmax", "rsum")] + [
-        F.lit(None).cast("long").alias("rcnt")
+        F.lit(None).cast("long").alias(c) for c in ("rcnt", "rnz")
     ]
 
     def side(name: str, key: str, with_rating: bool) -> DataFrame:
         grouped = df.groupBy(column(key).alias("key")).agg(
             F.count(F.lit(1)).alias("n"), *(rating_aggs if with_rating else [])
         )
-        extra = [F.col(c) for c in ("rmin", "rmax", "rsum", "rcnt")] if with_rating else no_rating
+        extra = [F.col(c) for c in ("rmin", "rmax", "rsum", "rcnt", "rnz")] if with_rating else no_rating
         return grouped.select(F.lit(name).alias("side"), F.col("key").isNull().alias("nullKey"), "n", *extra)
 
     rating_side = ratingCol is not None
@@ -192,6 +200,7 @@ def interaction_stats(
             F.max("rmax").alias("rmax"),
             F.sum("rsum").alias("rsum"),
             F.sum("rcnt").alias("rcnt"),
+            F.sum("rnz").alias("rnz"),
         )
         .collect()
     }
@@ -221,4 +230,6 @@ def interaction_stats(
             "mean": s["rsum"] / count if count else None,
             "max": s["rmax"],
         }
+        result["interactions"] = int(s["rnz"] or 0)
+        result["interaction_sparsity"] = 1.0 - result["interactions"] / (users * items)
     return result

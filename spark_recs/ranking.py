@@ -635,6 +635,59 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         """Returns an MLReader for this class."""
         return _RankerModelReader(cls)
 
+    # -- the fit's params: what CrossValidator's bestModel is read for ---------------------
+
+    #: The ALS params of the UnseenItemRanker that fitted the model (its fit copies them; they
+    #: are saved with it). The inner ALSModel does not carry them. A model from fromFitted, or
+    #: saved before 0.2.0, has none of them: their getters raise.
+    maxIter: "Param[int]" = Param(Params._dummy(), "maxIter", "the fit's ALS maxIter",
+                                  typeConverter=TypeConverters.toInt)
+    regParam: "Param[float]" = Param(Params._dummy(), "regParam", "the fit's ALS regParam",
+                                     typeConverter=TypeConverters.toFloat)
+    alpha: "Param[float]" = Param(Params._dummy(), "alpha", "the fit's ALS alpha",
+                                  typeConverter=TypeConverters.toFloat)
+    implicitPrefs: "Param[bool]" = Param(Params._dummy(), "implicitPrefs", "the fit's ALS implicitPrefs",
+                                         typeConverter=TypeConverters.toBoolean)
+    nonnegative: "Param[bool]" = Param(Params._dummy(), "nonnegative", "the fit's ALS nonnegative",
+                                       typeConverter=TypeConverters.toBoolean)
+
+    def _fitParam(self, param: "Param[Any]") -> Any:
+        if not self.isDefined(param):
+            raise ValueError(
+                f"{V.stage_name(self)}: {param.name} is not known: the model was not fitted by "
+                "UnseenItemRanker (fromFitted), or was saved before 0.2.0"
+            )
+        return self.getOrDefault(param)
+
+    @property
+    def rank(self) -> int:
+        """The rank of the inner model's factors (``ALSModel.rank``)."""
+        return self._rank()
+
+    def getRank(self) -> int:
+        """The rank of the inner model's factors: the ``rank`` the fit used."""
+        return self._rank()
+
+    def getMaxIter(self) -> int:
+        """The fit's ALS ``maxIter`` (ValueError when not known, see :py:attr:`maxIter`)."""
+        return self._fitParam(self.maxIter)
+
+    def getRegParam(self) -> float:
+        """The fit's ALS ``regParam`` (ValueError when not known)."""
+        return self._fitParam(self.regParam)
+
+    def getAlpha(self) -> float:
+        """The fit's ALS ``alpha`` (ValueError when not known)."""
+        return self._fitParam(self.alpha)
+
+    def getImplicitPrefs(self) -> bool:
+        """The fit's ALS ``implicitPrefs`` (ValueError when not known)."""
+        return self._fitParam(self.implicitPrefs)
+
+    def getNonnegative(self) -> bool:
+        """The fit's ALS ``nonnegative`` (ValueError when not known)."""
+        return self._fitParam(self.nonnegative)
+
 
 # -- persistence ------------------------------------------------------------------------------
 

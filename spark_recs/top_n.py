@@ -4,15 +4,17 @@
 which holds :py:class:`~spark_recs.ImplicitALS`; ``spark_recs.recommend`` still re-exports it.)
 """
 
+import re
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+from pyspark.errors import AnalysisException, PySparkTypeError
 from pyspark.ml import PipelineModel
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import IntegralType, StringType, StructField, StructType
 
-from spark_recs._validation import column, require_column, require_param, same_id_type
+from spark_recs._validation import column, require_column, require_param, same_id_type, spark_error_is
 from spark_recs.indexer import IdIndexerModel
 from spark_recs.popularity import PopularityModel
 from spark_recs.ranking import UnseenItemRankerModel
@@ -47,13 +49,15 @@ def als_and_indexer(
     ------
     ValueError
         The pipeline holds no ALS model or several, or several indexers encode its columns.
+    FileNotFoundError
+        ``model`` is a path where nothing is saved.
 
     Notes
     -----
     Runs no Spark job, unless ``model`` is a path: then loading it runs Spark's reads.
     """
     if isinstance(model, str):
-        model = PipelineModel.load(model)
+        model = _load_pipeline(model)
     stages = model.stages if isinstance(model, PipelineModel) else [model]
     als = [s for s in stages if isinstance(s, RECOMMENDERS)]
     if len(als) != 1:
@@ -67,6 +71,17 @@ def als_and_indexer(
     if len(indexers) > 1:
         raise ValueError(f"{_NAME}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
     return als[0], (indexers[0] if indexers else None)
+
+
+def _load_pipeline(path: str) -> PipelineModel:
+    """``PipelineModel.load(path)``; ``FileNotFoundError`` naming the path when nothing is there
+    (Spark raises an ``AnalysisException``)."""
+    try:
+        return PipelineModel.load(path)
+    except AnalysisException as e:
+        if spark_error_is(e, "PATH_NOT_FOUND"):
+            raise FileNotFoundError(f"{_NAME}: no PipelineModel saved at '{path}' (no such path)") from None
+        raise
 
 
 def all_users(model: Union[PipelineModel, ALSModel, str]) -> DataFrame:
@@ -110,6 +125,8 @@ def recommend_for_users(
         path of a saved one.
     users : list or :py:class:`pyspark.sql.DataFrame`
         The users, by their original ids (``["Jane", "Taylor"]``), or a one-column DataFrame.
+        Ids given as text for integer ids (``["2"]``, as on a command line) are read as
+        integers, integers for string ids as text.
     n : int, default 10
         How many items per user (>= 1).
     rated : :py:class:`pyspark.sql.DataFrame`, optional
@@ -138,7 +155,10 @@ def recommend_for_users(
         Unknown users (naming up to 10 of them), ``n`` < 1, no ``rated`` when rated items are
         to be left out, a pipeline without exactly one recommender, missing columns.
     TypeError
-        A users DataFrame whose column's type differs from the model's user ids.
+        A users DataFrame whose column's type differs from the model's user ids, or listed
+        users that do not fit their type (naming the users, the column and the type).
+    FileNotFoundError
+        ``model`` is a path where nothing is saved.
 
     Notes
     -----
@@ -240,8 +260,33 @@ def _users_frame(
     if not ids:
         raise ValueError(f"{_NAME}: users is empty")
     dtype = vocab.schema["value"].dataType if vocab is not None else None
-    schema = StructType([StructField(user_col, dtype, True)]) if dtype is not None else [user_col]
-    return spark.createDataFrame([(u,) for u in ids], schema)
+    if dtype is None:
+        return spark.createDataFrame([(u,) for u in ids], [user_col])
+    if isinstance(dtype, IntegralType):  # "2" for the integer id 2, as typed on a command line
+        ids = list(dict.fromkeys(int(u) if isinstance(u, str) and _INTEGER.match(u) else u for u in ids))
+    elif isinstance(dtype, StringType):
+        ids = list(dict.fromkeys(str(u) if _fits(u, IntegralType()) else u for u in ids))
+    try:
+        return spark.createDataFrame([(u,) for u in ids], StructType([StructField(user_col, dtype, True)]))
+    except (PySparkTypeError, TypeError, ValueError):
+        wrong = [u for u in ids if not _fits(u, dtype)][:10]
+        raise TypeError(
+            f"{_NAME}: users {wrong} do not fit the model's userCol '{user_col}' ids, which are "
+            f"{dtype.simpleString()}"
+        ) from None
+
+
+#: An integer as text: what a user id of an integer column looks like on a command line.
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def _fits(value: Any, dtype: Any) -> bool:
+    """Whether ``value`` can stand in a column of ``dtype`` (for the error message)."""
+    if isinstance(dtype, IntegralType):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(dtype, StringType):
+        return isinstance(value, str)
+    return True
 
 
 def _ranker(

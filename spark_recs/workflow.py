@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import (
     Any,
     ContextManager,
@@ -278,8 +278,8 @@ def load_data(
     feedback : str, default 'explicit'
         Synthetic data: 'explicit' makes 1-5 stars, 'implicit' and 'binary' play counts.
     userCol, itemCol, ratingCol, sep : str
-        'csv' and 'parquet': the columns to read and the csv field separator; the result
-        names them ``user``, ``item``, ``rating``.
+        'csv' and 'parquet': the columns to read (the result keeps their names; its rating
+        is a number, its csv ids strings) and the csv field separator.
     synthetic : str, default 'ml-latest-small'
         Synthetic data: one of :py:data:`~spark_recs.datasets.SYNTHETIC_SETTINGS`, the shape
         of the public data set it imitates.
@@ -292,7 +292,8 @@ def load_data(
     -------
     LoadedData
         ``interactions`` with the loader's columns ('movielens', 'movielens-100k': userId,
-        movieId, rating; 'taste-profile': user, song, plays; the others: user, item, rating),
+        movieId, rating; 'taste-profile': user, song, plays; 'csv' and 'parquet': userCol,
+        itemCol, ratingCol; 'synthetic': user, item, rating),
         ``items`` (synthetic and MovieLens titles, else None) and ``columns``, the (user, item,
         rating) names.
 
@@ -335,7 +336,11 @@ def load_data(
     df = datasets.load_interactions(
         spark, path, format=loader, user=userCol, item=itemCol, rating=ratingCol, sep=sep,
     )
-    return LoadedData(df, None, ("user", "item", "rating"))
+    # the file's own names again (load_interactions names them user, item, rating), so that
+    # what tune saves and recommend prints speaks of the user's columns
+    names = (userCol, itemCol, ratingCol)
+    df = df.select(*[column(a).alias(b) for a, b in zip(("user", "item", "rating"), names)])
+    return LoadedData(df, None, names)
 
 
 def prepare(df: DataFrame, feedback: str, threshold: float = 0.0) -> DataFrame:
@@ -475,6 +480,10 @@ class TuneResult:
     baseline: Optional[Dict[str, float]] = None
     #: Whether the refit model beats the baseline on the holdout (:py:func:`versus_baseline`).
     versus: Optional["BaselineVerdict"] = None
+    #: What reproduces the run (:py:func:`tune`'s arguments): feedback, protocol, the grid's
+    #: ranks, regParams and alphas, maxIter, folds, metric, k, threshold, seed, holdout (the
+    #: held-out share; None under 'zero-filled'), blocks, parallelism.
+    settings: Dict[str, Any] = field(default_factory=dict)
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
@@ -768,13 +777,19 @@ def tune(
     check_grid_and_folds("tune", ranks, regParams, alphas if feedback != "explicit" else None, folds)
     require_checkpointing("tune", SparkSession.active(), maxIter, 10)
     evaluator, metric_name = metric_evaluator(feedback, metric, k)
+    settings: Dict[str, Any] = dict(
+        feedback=feedback, protocol=protocol, ranks=list(ranks), regParams=list(regParams),
+        alphas=list(alphas) if feedback != "explicit" else None, maxIter=maxIter, folds=folds,
+        metric=metric_name, k=k, threshold=threshold, seed=seed,
+        holdout=holdout if protocol != "zero-filled" else None, blocks=blocks, parallelism=parallelism,
+    )
     if protocol == "full-catalogue":
-        return _tune_full_catalogue(
+        return replace(_tune_full_catalogue(
             df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter,
             folds=folds, evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed,
             parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
             progressStream=progressStream, holdout=holdout,
-        )
+        ), settings=settings)
     grid_size = len(list(ranks)) * len(list(regParams)) * (len(list(alphas)) if feedback != "explicit" else 1)
     cv_args: Dict[str, Any] = dict(
         feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, seed=seed,
@@ -792,6 +807,7 @@ def tune(
             best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(),
             feedback=feedback, folds=folds, protocol=protocol, holdout=scores, baseline=baseline,
             versus=versus_baseline(scores, baseline, {"rmse": False, "mae": False}, BIAS_BASELINE),
+            settings=settings,
         )
     data = df if prepared else prepare(df, feedback, threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
@@ -807,7 +823,7 @@ def tune(
     return TuneResult(
         model=PipelineModel(stages=[indexer, tuned.model]), grid=tuned.points, metric=metric_name,
         best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback,
-        folds=folds,
+        folds=folds, settings=settings,
     )
 
 
@@ -1105,7 +1121,8 @@ class TuneOutputs(NamedTuple):
 
 
 def write_tune_outputs(
-    out: str, result: TuneResult, rated: DataFrame, *, items: Optional[DataFrame] = None
+    out: str, result: TuneResult, rated: DataFrame, *, items: Optional[DataFrame] = None,
+    columns: Optional[Sequence[str]] = None,
 ) -> TuneOutputs:
     """Save what :py:func:`tune` learned in a directory, as ``spark-recs tune --out`` does.
 
@@ -1118,7 +1135,13 @@ def write_tune_outputs(
         The interactions tuned on (``user``, ``item``, ...): their distinct pairs are saved,
         so that ``recommend`` leaves rated items out.
     items : :py:class:`pyspark.sql.DataFrame`, optional
-        Items with titles, saved for ``recommend`` to show.
+        Items with titles, saved for ``recommend`` to show; their item column is named as the
+        saved model's (``columns[1]``).
+    columns : sequence of two str, optional
+        The names the user's data gave the ``user`` and ``item`` columns (MovieLens: userId,
+        movieId): the saved model's ``IdIndexerModel`` reads them and the rated pairs are saved
+        under them, so the model transforms the user's own data and recommendations come back
+        with the user's column names. Default: ``user`` and ``item``.
 
     Returns
     -------
@@ -1130,18 +1153,31 @@ def write_tune_outputs(
     ------
     OSError
         ``out`` cannot be made or written.
+    ValueError
+        ``columns`` is not two distinct names.
 
     Notes
     -----
-    Spark jobs: the model's save, one job writing the distinct rated pairs, and one writing
-    ``items``. ``out`` is a local directory for the JSON, CSV and PNG files, and a Spark path
-    for the rest.
+    ``metrics.json`` holds the metric, its direction, every grid point, the best, the
+    protocol, the holdout and baseline scores (full-catalogue) and under ``run`` what
+    reproduces the run: :py:attr:`TuneResult.settings`, the data's sizes (``rows`` of
+    ``rated``, ``users`` and ``items`` the model's indexer knows) and the versions of
+    spark-recs, PySpark, Spark (the session's) and Python.
+
+    Spark jobs: the model's save, one job writing the distinct rated pairs, one counting
+    ``rated``'s rows, and one writing ``items``. ``out`` is a local directory for the JSON,
+    CSV and PNG files, and a Spark path for the rest.
     """
+    user_col, item_col = ("user", "item") if columns is None else tuple(columns)
+    if not user_col or not item_col or user_col == item_col:
+        raise ValueError(f"write_tune_outputs: columns must be two distinct names, found {columns!r}")
     os.makedirs(out, exist_ok=True)
     model = os.path.join(out, "model")
-    result.model.write().overwrite().save(model)
+    saved, indexer = _with_input_columns(result.model, user_col, item_col)
+    saved.write().overwrite().save(model)
     rated_path = os.path.join(out, "rated")
-    rated.select("user", "item").distinct().write.mode("overwrite").parquet(rated_path)
+    pairs = rated.select(column("user").alias(user_col), column("item").alias(item_col)).distinct()
+    pairs.write.mode("overwrite").parquet(rated_path)
     metrics: Dict[str, Any] = {
         "metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
         "grid": result.grid, "feedback": result.feedback, "folds": result.folds, "protocol": result.protocol,
@@ -1151,6 +1187,7 @@ def write_tune_outputs(
         metrics["baseline"] = result.baseline
     if result.versus is not None:
         metrics.update(result.versus.as_json())
+    metrics["run"] = {**result.settings, "data": _data_sizes(rated, indexer), "versions": _versions(rated)}
     metrics_path = os.path.join(out, "metrics.json")
     with open(metrics_path, "w") as fh:
         json.dump(metrics, fh, indent=2)
@@ -1165,6 +1202,39 @@ def write_tune_outputs(
         items_path = os.path.join(out, "items")
         items.write.mode("overwrite").parquet(items_path)
     return TuneOutputs(model, rated_path, items_path, metrics_path, grid_csv, grid_png)
+
+
+def _with_input_columns(
+    model: PipelineModel, user_col: str, item_col: str
+) -> Tuple[PipelineModel, Optional[IdIndexerModel]]:
+    """``model`` with its ``IdIndexerModel`` of ``user`` and ``item`` reading ``user_col`` and
+    ``item_col`` instead (a copy: ``model`` is unchanged), and that indexer."""
+    stages = list(model.stages)
+    for i, stage in enumerate(stages):
+        if isinstance(stage, IdIndexerModel) and stage.inputColumns == ["user", "item"]:
+            if (user_col, item_col) != ("user", "item"):
+                stage = stage.copy().setInputCols([user_col, item_col])
+                stages[i] = stage
+            return PipelineModel(stages=stages), stage
+    return model, None
+
+
+def _data_sizes(rated: DataFrame, indexer: Optional[IdIndexerModel]) -> Dict[str, Optional[int]]:
+    """Rows of the tuned interactions (one count job), users and items the indexer knows."""
+    users, items = indexer.vocabularySizes if indexer is not None else (None, None)
+    return {"rows": rated.count(), "users": users, "items": items}
+
+
+def _versions(df: DataFrame) -> Dict[str, str]:
+    """The versions a run depends on: spark-recs, PySpark (the client), Spark (the session's), Python."""
+    import platform
+
+    import pyspark
+
+    from spark_recs._version import __version__
+
+    return {"spark-recs": __version__, "pyspark": pyspark.__version__, "spark": df.sparkSession.version,
+            "python": platform.python_version()}
 
 
 def locate_tune_outputs(directory: str) -> TuneOutputs:

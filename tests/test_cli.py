@@ -1,5 +1,6 @@
 """The spark-recs command, run in-process on the test session (and once as a subprocess)."""
 
+import argparse
 import importlib.util
 import json
 import os
@@ -68,11 +69,31 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     with open(os.path.join(out_dir, "grid.png"), "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
+    run_info = metrics["run"]  # what reproduces the run
+    assert {k: run_info[k] for k in ("maxIter", "folds", "holdout", "seed", "k", "threshold", "ranks", "alphas")} == {
+        "maxIter": 3, "folds": 2, "holdout": 0.25, "seed": 42, "k": 5, "threshold": 0.0, "ranks": [2, 4], "alphas": [5.0]}
+    assert run_info["data"]["users"] == 40 and run_info["data"]["rows"] > 700
+    assert set(run_info["versions"]) == {"spark-recs", "pyspark", "spark", "python"}
+
+    # the output keeps the input's column names (the saved model reads them)
     code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "user_00,user_07", "--n", "3")
     assert code == 0, err
     rows = out.strip().splitlines()
-    assert rows[0].split() == ["user", "rank", "item", "score"]
+    assert rows[0].split() == ["listener", "rank", "track", "score"]
     assert len(rows) == 1 + 2 * 3 and {r.split()[0] for r in rows[1:]} == {"user_00", "user_07"}
+
+    # titles from a tab-separated text file, read as text by its ending
+    titles = tmp_path / "tracks.dat"
+    titles.write_text("id\tname\turl\n" + "".join(f"item_{i:02d}\tSong {i}\thttp://x/{i}\n" for i in range(60)))
+    code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "user_00", "--n", "2", "--titles",
+                         str(titles), "--titles-sep", "\\t", "--title-item-col", "id", "--title-col", "name")
+    assert code == 0, err
+    rows = out.strip().splitlines()
+    assert rows[0].split() == ["listener", "rank", "track", "score", "name"] and "Song" in rows[1]
+    code, out, err = run(capsys, "recommend", "--model", out_dir, "--users", "user_00", "--titles", str(titles))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "at org.apache" not in err
+    assert err.startswith(f"spark-recs: error: --titles {titles} (read as text with --titles-sep ',') needs the "
+                          "item column track (the model's, or --title-item-col) and the title column title")
 
     # every user's top-2 to Parquet, in original ids, rated items left out
     all_dir = str(tmp_path / "all")
@@ -80,10 +101,11 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     assert code == 0, err
     spark = SparkSession.active()
     recs = spark.read.parquet(all_dir)
-    assert recs.columns == ["user", "rank", "item", "score"]
-    assert recs.count() == 2 * 40 and recs.select("user").distinct().count() == 40
+    assert recs.columns == ["listener", "rank", "track", "score"]
+    assert recs.count() == 2 * 40 and recs.select("listener").distinct().count() == 40
     rated = spark.read.parquet(os.path.join(out_dir, "rated"))
-    assert recs.join(rated, ["user", "item"]).count() == 0
+    assert rated.columns == ["listener", "track"]
+    assert recs.join(rated, ["listener", "track"]).count() == 0
 
     code, _, err = run(capsys, "recommend", "--model", out_dir, "--users", "nobody")
     assert code == 2 and err.strip().startswith("spark-recs: error: recommend_for_users: users ['nobody']")
@@ -109,6 +131,18 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
          "(--metric rmse or mae); for ranking use --feedback binary --threshold T or --feedback implicit"),
         (["stats", "--conf", "novalue"], "--conf takes KEY=VALUE"),
         (["stats", "--master", "local[1]", "--remote", "local[1]"], "--master and --remote exclude each other"),
+        # every numeric option is checked before any Spark work, naming the option
+        (["tune", "--out", "x", "--feedback", "implicit", "--metric", "precision", "--k", "0"],
+         "spark-recs: error: --k must be >= 1, found 0"),
+        (["tune", "--out", "x", "--max-iter", "0"], "--max-iter must be >= 1, found 0"),
+        (["tune", "--out", "x", "--threshold", "nan"], "--threshold must be a finite number, found nan"),
+        (["tune", "--out", "x", "--alphas", "1,-2"], "--alphas expected comma-separated finite numbers >= 0"),
+        (["tune", "--out", "x", "--ranks", "2,0"], "--ranks expected comma-separated whole numbers >= 1"),
+        (["compare", "--holdout", "1.5"], "--holdout must be between 0 and 1, found 1.5"),
+        (["compare", "--parallelism", "0"], "--parallelism must be >= 1, found 0"),
+        (["compare", "--blocks", "0"], "--blocks must be >= 1, found 0"),
+        (["stats", "--ratings", "0"], "--ratings must be >= 1, found 0"),
+        (["recommend", "--model", "m", "--users", "a", "--n", "0"], "--n must be >= 1, found 0"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(capsys, argv, message):
@@ -122,8 +156,56 @@ def test_bad_arguments_one_line_exit_2(capsys, argv, message):
 def test_module_entry_point_help():
     done = subprocess.run([sys.executable, "-m", "spark_recs", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("demo", "stats", "tune", "recommend"):
+    for command in ("demo", "stats", "tune", "compare", "recommend"):
         assert command in done.stdout
+    assert "demo, stats, tune, compare, recommend" in done.stdout
+
+
+def test_help_gives_every_option_its_text_and_default():
+    from spark_recs.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert sorted(commands) == ["compare", "demo", "recommend", "stats", "tune"]
+    for name, command in commands.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if action.help == argparse.SUPPRESS or "-h" in action.option_strings:
+                continue
+            text = formatter._expand_help(action)
+            assert "default" in text or "required" in text, f"{name} {action.option_strings}: {text!r}"
+    tune_help = commands["tune"].format_help()
+    for expected in ("--seed SEED", "(default: 42)", "--ranks RANKS", "(default: 4,8,16)", "--max-iter", "--folds",
+                     "--feedback", "(default: explicit)", "--reg-params"):
+        assert expected in tune_help, expected
+    recommend_help = commands["recommend"].format_help()
+    assert "--n N" in recommend_help and "--title-col" in recommend_help and "(default: title)" in recommend_help
+    assert "--seed" not in recommend_help and "--parallelism" not in recommend_help  # they do nothing there
+
+
+def test_removed_recommend_options_are_accepted_with_a_note(capsys):
+    with pytest.warns(DeprecationWarning, match=r"recommend --seed is deprecated and does nothing"):
+        code, _, err = run(capsys, "recommend", "--model", "/no/such/dir", "--users", "a", "--seed", "3",
+                           "--parallelism", "4")
+    lines = err.strip().splitlines()
+    assert lines[:2] == [
+        "spark-recs: note: recommend --seed is deprecated and does nothing (recommend fits nothing); it will be "
+        "removed in the next release: leave it out",
+        "spark-recs: note: recommend --parallelism is deprecated and does nothing (recommend fits nothing); it will "
+        "be removed in the next release: leave it out",
+    ]
+    assert code == 2 and lines[2] == "spark-recs: error: --model /no/such/dir: no such directory"
+
+
+def test_stats_reports_the_sparsity_of_the_interactions(capsys, tmp_path):
+    # zero-filled: 2 users x 3 items, every pair a row, 3 of them played
+    path = tmp_path / "filled.csv"
+    path.write_text("user,item,rating\na,x,3\na,y,0\na,z,1\nb,x,0\nb,y,2\nb,z,0\n")
+    code, out, err = run(capsys, "stats", "--input", str(path))
+    assert code == 0, err
+    stats = json.loads(out)
+    assert (stats["rows"], stats["interactions"], stats["sparsity"]) == (6, 3, 0.5)
+    assert stats["sparsity_of"].startswith("interactions: rows whose rating is not 0")
 
 
 @pytest.mark.end_to_end

@@ -107,6 +107,8 @@ SAMPLES.update({model: SAMPLES[estimator] for model, estimator in FITTED_BY.item
 NO_SETTER = {
     # acts at fit time only; pyspark's StringIndexerModel has no setStringOrderType either
     IdIndexerModel: {"orderType"},
+    # what the fit used, copied from UnseenItemRanker (the inner ALSModel does not carry them)
+    UnseenItemRankerModel: {"maxIter", "regParam", "alpha", "implicitPrefs", "nonnegative"},
 }
 
 #: Params the constructor does not take, and why (the test fails when it takes them).
@@ -220,7 +222,8 @@ def a_value(stage: Params, param: Param) -> Any:
     """A valid value of ``param``: its default, else one its type converter takes."""
     if stage.hasDefault(param):
         return stage.getOrDefault(param)
-    by_converter = {TypeConverters.toString: "x", TypeConverters.toListString: ["x", "y"]}
+    by_converter = {TypeConverters.toString: "x", TypeConverters.toListString: ["x", "y"], TypeConverters.toInt: 3,
+                    TypeConverters.toFloat: 0.5, TypeConverters.toBoolean: True}
     if param.typeConverter not in by_converter:
         pytest.fail(f"{type(stage).__name__}.{param.name}: no default and no sample value for its type")
     return by_converter[param.typeConverter]

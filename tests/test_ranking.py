@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from pyspark.ml import Model, Pipeline, PipelineModel
 from pyspark.ml.evaluation import RankingEvaluator
+from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, CrossValidatorModel
 from pyspark.sql import functions as F
 from pyspark.sql.utils import is_remote
@@ -331,6 +332,21 @@ def test_cross_validator_tunes_als_on_the_full_catalogue(spark, plays, tmp_path)
     loaded = CrossValidatorModel.load(str(tmp_path / "cv"))
     assert loaded.avgMetrics == pytest.approx(model.avgMetrics)
     assertDataFrameEqual(loaded.bestModel.transform(plays.limit(0)), best.transform(plays.limit(0)))
+    # the best point's params, read from bestModel, also after save/load
+    chosen = grid[int(np.argmax(model.avgMetrics))]
+    for got in (best, loaded.bestModel):
+        assert (got.rank, got.getRank(), got.getAlpha()) == (chosen[ranker.rank],) * 2 + (chosen[ranker.alpha],)
+        assert (got.getMaxIter(), got.getRegParam(), got.getImplicitPrefs(), got.getNonnegative()) == (
+            5, 0.1, True, False)
+
+
+def test_a_model_from_elsewhere_does_not_know_the_fit_params(spark, plays):
+    als = ALS(rank=2, maxIter=2, seed=1, implicitPrefs=True, numUserBlocks=1, numItemBlocks=1).fit(plays)
+    ranker = UnseenItemRankerModel.fromFitted(als, plays)
+    assert ranker.rank == ranker.getRank() == 2  # the inner model's
+    with pytest.raises(ValueError, match=r"UnseenItemRankerModel: regParam is not known: the model was not "
+                                         r"fitted by UnseenItemRanker \(fromFitted\), or was saved before 0.2.0"):
+        ranker.getRegParam()
 
 
 def test_save_load_alone_and_in_a_pipeline(spark, plays, tmp_path):

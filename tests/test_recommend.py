@@ -6,6 +6,7 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import functions as F
+from pyspark.sql.utils import is_remote
 
 from spark_recs import IdIndexer, recommend_for_users
 from spark_recs.top_n import als_and_indexer
@@ -121,3 +122,42 @@ def test_a_user_who_rated_every_item_keeps_a_row(fitted, ratings):
     rows = {(r["user"], r["rank"], r["item"]) for r in recs.where("user = 'user_03'").collect()}
     assert rows == {("user_03", None, None)}
     assert recs.where("user = 'user_17'").count() == 3
+
+
+@pytest.fixture(scope="module")
+def integer_ids(spark_session):
+    # each user rated 4 of the 6 items, each item has 4 raters
+    rows = [(u, i, float(1 + (u + i) % 3)) for u in range(1, 7) for i in range(10, 16) if (u * 7 + i) % 3]
+    ratings = spark_session.createDataFrame(rows, "userId long, movieId int, rating double")
+    model = Pipeline(stages=[
+        IdIndexer(inputCols=["userId", "movieId"], outputCols=["u", "i"]),
+        ALS(userCol="u", itemCol="i", rank=2, maxIter=2, seed=2, numUserBlocks=1, numItemBlocks=1),
+    ]).fit(ratings)
+    return model, ratings
+
+
+def test_users_typed_as_text_for_integer_ids(integer_ids):
+    model, ratings = integer_ids
+    as_text = recommend_for_users(model, ["2", "3"], n=2, rated=ratings)
+    assert as_text.columns == ["userId", "rank", "movieId", "score"]
+    assert as_text.collect() == recommend_for_users(model, [2, 3], n=2, rated=ratings).collect()
+    with pytest.raises(TypeError, match=r"recommend_for_users: users \['two'\] do not fit the model's userCol "
+                                        r"'userId' ids, which are bigint"):
+        recommend_for_users(model, ["2", "two"], n=2, rated=ratings)
+
+
+def test_missing_and_existing_paths(integer_ids, tmp_path):
+    from pyspark.errors import AnalysisException
+
+    model, ratings = integer_ids
+    missing = str(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=r"recommend_for_users: no PipelineModel saved at '.*missing' "
+                                                r"\(no such path\)"):
+        recommend_for_users(missing, [2], rated=ratings)
+    # a PipelineModel is Spark's own: saving over a path raises Spark's error (README, Errors)
+    model.save(str(tmp_path / "saved"))
+    if not is_remote():  # a Connect server words it its own way
+        with pytest.raises(AnalysisException, match=r"PATH_ALREADY_EXISTS"):
+            model.save(str(tmp_path / "saved"))
+    model.write().overwrite().save(str(tmp_path / "saved"))
+    assert recommend_for_users(str(tmp_path / "saved"), [2], n=1, rated=ratings).count() == 1

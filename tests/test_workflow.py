@@ -105,7 +105,8 @@ def test_load_data_by_file_ending_and_renamed(spark, tmp_path):
     path = str(tmp_path / "plays.parquet")
     spark.createDataFrame([("u", "s", 2.0)], ["listener", "song", "count"]).write.parquet(path)
     loaded = load_data(spark, path, userCol="listener", itemCol="song", ratingCol="count")
-    assert isinstance(loaded, LoadedData) and loaded.items is None and loaded.columns == ("user", "item", "rating")
+    assert isinstance(loaded, LoadedData) and loaded.items is None and loaded.columns == ("listener", "song", "count")
+    assert loaded.interactions.columns == ["listener", "song", "count"]  # the file's names
     assert [tuple(r) for r in loaded.as_user_item_rating().collect()] == [("u", "s", 2.0)]
     synthetic = load_data(spark, numUsers=5, numItems=6, numRatings=20, seed=1)
     assert synthetic.columns == ("user", "item", "rating") and synthetic.items is not None
