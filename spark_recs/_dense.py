@@ -86,3 +86,31 @@ def small_dense_index(df: DataFrame, order: Sequence[Column], size: int) -> Dens
         INDEX, F.monotonically_increasing_id().cast("int")
     )
     return DenseIndex(frame=frame, size=size)
+
+
+def counted_dense_index(
+    df: DataFrame, order: Sequence[Column], sums: Dict[str, Column], index_type: str = "int"
+) -> DenseIndex:
+    """``dense_index`` of ``df``, with the totals of ``sums``, in one job when ``df`` has at
+    most ``SMALL`` rows.
+
+    ``df`` is locally checkpointed lazily; one aggregation job computes the row count and the
+    totals, and stores the checkpoint on the way. Up to ``SMALL`` rows, the index numbers the
+    checkpointed rows in one partition (``coalesce(1)``: no shuffle) sorted by ``order``,
+    lazily: no further job, and a recomputation gives the same indices as long as the order is
+    total. Above ``SMALL``, ``dense_index`` numbers the checkpointed rows (its sort, its
+    checkpoint and its count job).
+    """
+    frozen = df.localCheckpoint(eager=False)
+    row = frozen.agg(
+        F.count(F.lit(1)).alias("__n"), *[F.sum(expr).alias(name) for name, expr in sums.items()]
+    ).first()
+    size = int(row["__n"]) if row is not None else 0
+    totals = {name: int((row[name] if row is not None else 0) or 0) for name in sums}
+    if size > SMALL:
+        frame = dense_index(frozen, order, index_type=index_type).frame
+        return DenseIndex(frame=frame, size=size, totals=totals)
+    frame = frozen.coalesce(1).sortWithinPartitions(*order).withColumn(
+        INDEX, F.monotonically_increasing_id().cast(index_type)
+    )
+    return DenseIndex(frame=frame, size=size, totals=totals)

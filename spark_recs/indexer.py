@@ -33,7 +33,7 @@ from pyspark.sql.types import (
 from spark_recs import _persistence as P
 from spark_recs import _validation as V
 from spark_recs._compat import metadata_context
-from spark_recs._dense import INDEX, dense_index
+from spark_recs._dense import INDEX, counted_dense_index
 from spark_recs._sizes import fits_broadcast
 from spark_recs._validation import column as col
 
@@ -44,6 +44,8 @@ COUNT = "count"
 _ORDER_TYPES = ["frequencyDesc", "frequencyAsc", "valueAsc", "valueDesc"]
 _ROW_OVERHEAD_BYTES = 32  # UnsafeRow: null bits + one 8-byte word per field of (value, index)
 _COLUMN = "__column"  # the input column's number in the stacked vocabulary of all columns
+#: What the transform's job fails with on a null lookup under handleInvalid='error'
+_INVALID_MARK = "has an id unseen at fit time, or a null id"
 
 
 def _order(order_type: str, values: Sequence[Column]) -> List[Column]:
@@ -159,9 +161,12 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
     - Order: with 'frequencyDesc' the most frequent id gets 0; ids of equal frequency are ordered
       by value ascending (Spark's ordering: strings by their UTF-8 bytes). The order is total, so
       the same data gives the same indices whatever its partitioning.
-    - Fitting runs, per column, one aggregation and distributed sort job, then one small job
-      that counts rows per partition. The vocabulary stays a DataFrame (``value``, ``index``,
-      ``count``), locally checkpointed on the executors; nothing per id reaches the driver.
+    - Fitting runs one aggregation job over all columns (counts per id, locally checkpointed
+      on the executors, and the totals checked below). Up to 1,000,000 ids in all, the ids are
+      numbered lazily in one sorted partition of those counts, with no job of their own; above,
+      a distributed sort, a ``localCheckpoint`` and a small job that counts rows per partition
+      number them. The vocabulary stays a DataFrame (``value``, ``index``, ``count``); nothing
+      per id reaches the driver.
       Null ids in the fit input raise ``ValueError``; so does an empty input.
 
     Examples
@@ -314,7 +319,7 @@ class IdIndexer(Estimator["IdIndexerModel"], _IdIndexerParams, P.ParamsReadable,
                 sums[f"value_bytes{k}"] = F.when(mine, F.octet_length(F.col(slot))).otherwise(F.lit(0))
         order = [F.col(_COLUMN).asc(), *_order(self.getOrderType(), [F.col(slot) for slot in slots])]
         # bigint: the columns together may hold more than 2**31 - 1 ids, each column fewer
-        indexed = dense_index(counts, order, sums, index_type="bigint")
+        indexed = counted_dense_index(counts, order, sums, index_type="bigint")
         totals = indexed.totals
         vocabularies, sizes, nbytes = [], [], []
         start = 0
@@ -350,9 +355,13 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
     -----
     - ``transform`` adds the index columns (``IntegerType``) after the input's columns. It joins
       each vocabulary, with a broadcast hint when the vocabulary's estimated size is within
-      ``spark.sql.autoBroadcastJoinThreshold``. With ``handleInvalid='error'`` it first runs one
-      Spark job that counts ids unseen at fit time and null ids, and raises ``ValueError`` naming
-      the column, the counts and a few examples.
+      ``spark.sql.autoBroadcastJoinThreshold``. With ``handleInvalid='error'`` it runs that
+      lookup at once, in one Spark job (plus one per broadcast vocabulary), which fails on the
+      first row whose id is unseen at fit time or null (``raise_error``), and keeps the output
+      locally checkpointed on the executors, so reading it runs no lookup again. Only after
+      such a failure does a second job count those ids, and ``ValueError`` is raised naming
+      the column, the counts and a few examples. ``'skip'`` and ``'keep'`` run no job: the
+      output is lazy.
     - Rows are never dropped unless ``handleInvalid='skip'``; ``'keep'`` gives unseen and null
       ids the index n (the vocabulary's size), which ALS has never seen, so its
       ``coldStartStrategy`` handles them ('drop' or NaN).
@@ -512,8 +521,6 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
         for name in outs:
             V.require_new_column(self, out_param, name, dataset)
         mode = self.getHandleInvalid()
-        if mode == "error":
-            self._raiseOnInvalid(dataset, ins)
         result = dataset
         how = "inner" if mode == "skip" else "left"
         for i, (name, out) in enumerate(zip(ins, outs)):
@@ -522,15 +529,35 @@ class IdIndexerModel(Model, _IdIndexerParams, MLReadable["IdIndexerModel"], MLWr
                 self._lookup(dataset, i, key, out, by_value=True), col(name) == F.col(key), how
             ).drop(key)
         # 'keep': unseen and null ids get index n, which ALS never saw (Spark 4's ALS rejects
-        # null ids, so a null index would fail there instead of reaching coldStartStrategy)
-        indices = [
-            F.coalesce(col(out), F.lit(self._sizes[i])).alias(out) if mode == "keep" else col(out)
-            for i, out in enumerate(outs)
-        ]
-        return result.select(*[col(c) for c in dataset.columns], *indices)
+        # null ids, so a null index would fail there instead of reaching coldStartStrategy);
+        # 'error': a null lookup (an unseen or a null id) fails the job that computes it
+        def index(i: int, out: str) -> Column:
+            if mode == "keep":
+                return F.coalesce(col(out), F.lit(self._sizes[i]))
+            if mode == "error":
+                fail = F.raise_error(F.lit(self._invalidMark(i)))
+                return F.when(col(out).isNull(), fail).otherwise(col(out))
+            return col(out)
+
+        output = result.select(
+            *[col(c) for c in dataset.columns], *[index(i, out).alias(out) for i, out in enumerate(outs)]
+        )
+        if mode != "error":
+            return output
+        try:
+            return output.localCheckpoint(eager=True)
+        except Exception as failure:  # the job's error, as the session reports it
+            if _INVALID_MARK not in str(failure):
+                raise
+            self._raiseOnInvalid(dataset, ins)
+            raise
+
+    def _invalidMark(self, i: int) -> str:
+        return f"{V.stage_name(self)}: {self._inputParam()} '{self._columnPairs()[0][i]}' {_INVALID_MARK}"
 
     def _raiseOnInvalid(self, dataset: DataFrame, ins: List[str]) -> None:
-        """One job counting, per column, rows whose id is null or unseen at fit time."""
+        """After a failed lookup: count, per column, rows whose id is null or unseen at fit
+        time (one job), and raise naming the first such column, its counts and examples."""
         probe = dataset.select(*[col(c).alias(f"__spark_recs_in_{i}") for i, c in enumerate(ins)])
         for i in range(len(ins)):
             # the looked-up index is never null for a vocabulary row: null means unseen

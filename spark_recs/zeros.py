@@ -6,7 +6,7 @@ from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.sql import Column, DataFrame, Row, Window
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, DataType, StringType
 
@@ -38,11 +38,9 @@ _IDX = "__spark_recs_index"
 _OBS = "__spark_recs_observed"
 _N = "__spark_recs_n"
 _Z = "__spark_recs_z"
-_J = "__spark_recs_j"
 _K1 = "__spark_recs_k1"
 _K2 = "__spark_recs_k2"
 _K3 = "__spark_recs_k3"
-_RN = "__spark_recs_rn"
 
 #: Bytes per input row in a broadcast hash table, besides string ids' own bytes.
 _BROADCAST_ROW_BYTES = 64
@@ -99,7 +97,8 @@ class ZeroFiller(
 
     **Input checks.** The three columns must exist and be distinct; ids must be of an atomic
     type and ratings numeric (``TypeError`` otherwise). Then one aggregation job counts the rows,
-    the nulls of each column, the NaN ratings, the distinct users, items and (user, item) pairs.
+    the nulls of each column, the NaN ratings, the distinct items and (user, item) pairs, and
+    with ``strategy="full"`` the distinct users.
     An empty input, a null anywhere or a NaN rating raises ``ValueError``; so do duplicated
     pairs unless ``handleDuplicates`` is ``"sum"`` or ``"max"``, in which case they are
     aggregated into one row per pair before anything else. Ratings are otherwise kept as they
@@ -330,7 +329,7 @@ class ZeroFiller(
         self._validate_params()
 
         df = dataset.select(column(user).alias(_U), column(item).alias(_I), column(rating).alias(_R))
-        stats = self._stats(df, rating_type)
+        stats = self._stats(df, rating_type, count_users=self.getStrategy() == "full")
         if stats["rows"] == 0:
             raise empty_input(self, ("userCol", user), ("itemCol", item), ("ratingCol", rating))
         for param, col, key in (
@@ -357,7 +356,7 @@ class ZeroFiller(
                 f"handleDuplicates is 'error', set it to 'sum' or 'max' to combine them"
             )
         strategy = self.getStrategy()
-        users, items = stats["users"], stats["items"]
+        users, items = stats.get("users", 0), stats["items"]
         if strategy == "full" and users * items > self.getMaxRows():
             raise ValueError(
                 f"{name}: strategy 'full' would give {users} users x {items} items = "
@@ -407,8 +406,9 @@ class ZeroFiller(
         return grid.join(F.broadcast(df), [_U, _I], "left").select(_U, _I, rating.alias(_R))
 
     @staticmethod
-    def _stats(df: DataFrame, rating_type: DataType) -> dict:
-        """Counts of the input in one aggregation job."""
+    def _stats(df: DataFrame, rating_type: DataType, count_users: bool) -> dict:
+        """Counts of the input in one aggregation job (distinct users only if ``count_users``:
+        the sample needs none)."""
         u, i, r = F.col(_U), F.col(_I), F.col(_R)
         user_type, item_type = df.schema[_U].dataType, df.schema[_I].dataType
         null_users, _ = null_nan_counts(u, user_type)
@@ -426,7 +426,7 @@ class ZeroFiller(
             null_items.alias("null_items"),
             null_ratings.alias("null_ratings"),
             nan_ratings.alias("nan_ratings"),
-            F.count_distinct(u).alias("users"),
+            *([F.count_distinct(u).alias("users")] if count_users else []),
             F.count_distinct(i).alias("items"),
             F.count_distinct(u, i).alias("pairs"),
             nbytes.alias("bytes"),
@@ -489,34 +489,28 @@ class ZeroFiller(
                 lambda acc, _: F.when(acc >= n_items, permute(acc)).otherwise(acc),
             )
 
+        # each user's observed indices, from the group that counts them
         per_user = (
             observed.groupBy(_U)
-            .agg(F.count(F.lit(1)).alias(_N))
+            .agg(F.collect_list(_IDX).alias(_OBS))
+            .withColumn(_N, F.size(_OBS).cast("long"))
             .withColumn(_Z, z)
             .where(F.col(_Z) > 0)
             .select(
                 _U,
                 _Z,
+                _OBS,
                 key(1).alias(_K1),
                 key(2).bitwiseOR(F.lit(1)).alias(_K2),
                 key(3).bitwiseOR(F.lit(1)).alias(_K3),
                 F.least(F.lit(n_items).cast("long"), F.col(_Z) + n + F.lit(4)).alias(_N),
             )
         )
-        # P(j) for j in [0, t) as an array, then posexplode: the filter below stays above the
-        # generator, so the walk is computed once per candidate.
+        # P(0), P(1), ... as an array, those in [0, I), less the observed ones (array_except
+        # keeps the order of its first argument), the first z_u of them: no join, no window
         walked = F.transform(
             F.sequence(F.lit(0), (F.col(_N) - 1).cast("int")), lambda j: walk(j.cast("long"))
         )
-        candidates = (
-            per_user.select(_U, _Z, F.posexplode(walked).alias(_J, _IDX))
-            .where(F.col(_IDX) < n_items)
-            .withColumn(_IDX, F.col(_IDX).cast("int"))
-            .join(observed.select(_U, _IDX), on=[_U, _IDX], how="left_anti")
-        )
-        rank = F.row_number().over(Window.partitionBy(_U).orderBy(_J))
-        return (
-            candidates.withColumn(_RN, rank)
-            .where(F.col(_RN) <= F.col(_Z))
-            .select(_U, _IDX)
-        )
+        in_range = F.transform(F.filter(walked, lambda x: x < F.lit(n_items)), lambda x: x.cast("int"))
+        chosen = F.slice(F.array_except(in_range, F.col(_OBS)), 1, F.col(_Z).cast("int"))
+        return per_user.select(_U, F.explode(chosen).alias(_IDX))

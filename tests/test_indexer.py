@@ -407,3 +407,30 @@ def test_pipeline_with_als_save_load_same_predictions(spark, tmp_path):
     after = loaded.transform(df).select("user", "item", "prediction")
     assert before.count() == df.count()
     assertDataFrameEqual(before, after)
+
+
+# -- Spark jobs --------------------------------------------------------------------------------
+
+
+def jobs_of(spark, group, action):
+    """The Spark jobs that ``action`` runs, counted by a job group of its own."""
+    sc = spark.sparkContext
+    sc.setJobGroup(group, group)
+    try:
+        action()
+    finally:
+        sc.setJobGroup("", "")
+    return len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+@pytest.mark.classic_only("counts jobs with SparkContext.statusTracker, which Spark Connect has not")
+def test_fit_transform_job_count(spark, plays):
+    # fit: one aggregation job (AQE is off in the test session: its shuffles run in that job);
+    # transform: one job per broadcast vocabulary and one lookup job; reading the output: one.
+    # Before 0.2.0 it was 9: range sampling, an eager checkpoint, a count collect, a separate
+    # handleInvalid check with both broadcasts, then the transform building them again.
+    def fit_transform():
+        model = IdIndexer(inputCols=["user", "song"], outputCols=["u", "s"]).fit(plays)
+        model.transform(plays).write.format("noop").mode("overwrite").save()
+
+    assert jobs_of(spark, "indexer-fit-transform", fit_transform) == 5
