@@ -305,19 +305,22 @@ def count_light(
         for j in range(h0, h0 + m):
             t = tv[j]
             pos = t_pos[j] - c0
-            split = min(max(pos, 0), nc)
-            # int32 counters (a chunk has < 2^31 columns): eight lanes a vector instead of four
-            gt = np.int32(0)
-            eq = np.int32(0)
-            for c in range(split):  # left of the target's column: smaller item ids
+            gt = 0
+            eq = 0
+            for c in range(nc):
                 x = row[c]
-                gt += np.int32(x > t)
-                eq += np.int32(x == t)
-            eqb = eq
-            for c in range(split, nc):
-                x = row[c]
-                gt += np.int32(x > t)
-                eq += np.int32(x == t)
+                gt += x > t
+                eq += x == t
+            # ties with a smaller item id: those left of the target's column; ties are rare, so
+            # the second pass runs only when some candidate other than the row itself ties
+            own_tie = 1 if (0 <= pos < nc and row[pos] == t) else 0
+            eqb = 0
+            if eq > own_tie:
+                if pos >= nc:
+                    eqb = eq
+                elif pos > 0:
+                    for c in range(pos):
+                        eqb += row[c] == t
             if 0 <= pos < nc:  # the row itself: never its own candidate
                 x = row[pos]
                 own_found[j] = True
