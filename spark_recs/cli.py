@@ -15,9 +15,12 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from typing import Any, List, NoReturn, Optional, Sequence
 
 from spark_recs.datasets import SYNTHETIC_SETTINGS
+from spark_recs.settings import DEFAULTS, Settings
+from spark_recs.weighting import WEIGHTING_METHODS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
     FEEDBACKS,
@@ -143,6 +146,40 @@ def _ints(text: str) -> List[int]:
     return [int(v) for v in values]
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """The :py:class:`~spark_recs.settings.Settings` that tune's and compare's options give
+    (each option's default is the settings' default)."""
+    only_tune = {"k": args.k, "threshold": args.threshold} if hasattr(args, "k") else {}
+    return replace(
+        DEFAULTS, ranks=tuple(_ints(args.ranks)), regParams=tuple(_floats(args.reg_params)),
+        alphas=tuple(_floats(args.alphas)), weighting=args.weighting, maxIter=args.max_iter, folds=args.folds,
+        holdout=args.holdout, seed=args.seed, parallelism=args.parallelism, **only_tune,
+    )
+
+
+def _joined(values: Sequence[Any]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def _settings_options(p: argparse.ArgumentParser, what: str) -> None:
+    """tune's and compare's options for the settings they share, defaults from
+    :py:data:`~spark_recs.settings.DEFAULTS` (``--help`` prints them)."""
+    p.add_argument("--ranks", default=_joined(DEFAULTS.ranks),
+                   help=f"{what}: ALS ranks (default %(default)s)")
+    p.add_argument("--reg-params", default=_joined(DEFAULTS.regParams),
+                   help=f"{what}: ALS regParams (default %(default)s)")
+    p.add_argument("--alphas", default=_joined(DEFAULTS.alphas),
+                   help=f"{what}, implicit/binary: ALS confidence scales, c = 1 + alpha * weight "
+                        "(default %(default)s)")
+    p.add_argument("--weighting", choices=list(WEIGHTING_METHODS), default=DEFAULTS.weighting,
+                   help="implicit feedback: what ALS reads of each play count r: log(1 + r), BM25 weights "
+                        "or r itself (default %(default)s)")
+    p.add_argument("--max-iter", type=int, default=DEFAULTS.maxIter,
+                   help="ALS iterations per fit (default %(default)s)")
+    p.add_argument("--folds", type=int, default=DEFAULTS.folds,
+                   help="per-user cross-validation folds (default %(default)s)")
+
+
 def _check_metric(feedback: str, metric: Optional[str]) -> None:
     """--metric against --feedback, before any Spark work."""
     if metric in EXPLICIT_METRICS and feedback != "explicit":
@@ -171,7 +208,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    settings = _settings(args)
     _check_metric(args.feedback, args.metric)
     if args.protocol == "full-catalogue" and args.feedback == "explicit":
         raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
@@ -182,10 +219,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     sizes = _sizes(args, loaded)
     with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = tune(
-            df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas,
-            maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold,
-            seed=args.seed, parallelism=args.parallelism, blocks=args.blocks or sizes.als_blocks,
-            protocol=args.protocol, holdout=args.holdout,
+            df, feedback=args.feedback, settings=settings, metric=args.metric,
+            blocks=args.blocks or sizes.als_blocks, protocol=args.protocol,
         )
         write_tune_outputs(args.out, result, df, items=loaded.items)
     report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
@@ -198,7 +233,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from spark_recs.comparison import compare, write_compare_outputs
 
-    ranks, reg_params, alphas = _ints(args.ranks), _floats(args.reg_params), _floats(args.alphas)
+    settings = _settings(args)
     if args.feedback == "binary":
         raise UsageError("compare takes ratings (--feedback explicit) or play counts (--feedback implicit)")
     _check_holdout(args)
@@ -207,10 +242,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     sizes = _sizes(args, loaded, synthetic="ml-100k")
     with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = compare(
-            loaded.as_user_item_rating(), explicit=args.feedback == "explicit", ranks=ranks,
-            regParams=reg_params, alphas=alphas, maxIter=args.max_iter, folds=args.folds,
-            holdout=args.holdout, seed=args.seed, blocks=args.blocks or sizes.als_blocks,
-            parallelism=args.parallelism,
+            loaded.as_user_item_rating(), explicit=args.feedback == "explicit", settings=settings,
+            blocks=args.blocks or sizes.als_blocks,
         )
     print(result.table())
     if args.out:
@@ -310,8 +343,10 @@ def _parser() -> argparse.ArgumentParser:
         "--conf", action="append", metavar="KEY=VALUE", help="a Spark setting; repeat as needed"
     )
     common.add_argument("--log-level", default="ERROR", help="Spark log level (default ERROR)")
-    common.add_argument("--seed", type=int, default=42)
-    common.add_argument("--parallelism", type=int, default=2, help="models CrossValidator fits at once")
+    common.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                        help="seed of the data, splits, folds and ALS (default %(default)s)")
+    common.add_argument("--parallelism", type=int, default=DEFAULTS.parallelism,
+                        help="models CrossValidator fits at once (default %(default)s)")
     data = _Parser(add_help=False)
     data.add_argument("--input", help="a file or directory; default: the embedded synthetic data")
     data.add_argument("--loader", choices=LOADERS, help="how to read --input (default: from its ending)")
@@ -341,23 +376,22 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_stats)
 
     p = sub.add_parser("tune", parents=[common, data], help="cross-validate ALS over a grid; save the best")
-    p.add_argument("--ranks", default="4,8,16")
-    p.add_argument("--reg-params", default="0.05,0.2")
-    p.add_argument("--alphas", default="10", help="implicit/binary: confidence scales")
-    p.add_argument("--max-iter", type=int, default=10)
-    p.add_argument("--folds", type=int, default=3)
+    _settings_options(p, "grid")
     p.add_argument(
         "--blocks", type=int,
         help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10; Spark's is 10)"
     )
     p.add_argument("--metric", help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary)")
-    p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg")
-    p.add_argument("--threshold", type=float, default=0.0, help="binary: rating > threshold is 1")
+    p.add_argument("--k", type=int, default=DEFAULTS.k,
+                   help="k of precision/recall/ndcg (default %(default)s)")
+    p.add_argument("--threshold", type=float, default=DEFAULTS.threshold,
+                   help="binary: rating > threshold is 1 (default %(default)s)")
     p.add_argument("--protocol", choices=list(PROTOCOLS),
                    help="implicit/binary: 'full-catalogue' (default: each held-out item ranked among all the "
                         "items its user did not see) or 'zero-filled' (the course's route)")
-    p.add_argument("--holdout", type=float, default=0.25,
-                   help="full-catalogue: each user's share of interactions held out for the final scores")
+    p.add_argument("--holdout", type=float, default=DEFAULTS.holdout,
+                   help="full-catalogue: each user's share of interactions held out for the final scores "
+                        "(default %(default)s)")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(run=cmd_tune)
 
@@ -369,15 +403,11 @@ def _parser() -> argparse.ArgumentParser:
                                    "among all the items its user did not see; print the table. Without "
                                    "--input: synthetic data shaped like MovieLens 100K (--synthetic "
                                    "ml-100k).")
-    p.add_argument("--ranks", default="16,32", help="implicit grid: ranks (default 16,32)")
-    p.add_argument("--reg-params", default="0.1", help="implicit grid: regParams (default 0.1)")
-    p.add_argument("--alphas", default="1,10", help="implicit grid: alphas (default 1,10)")
-    p.add_argument("--max-iter", type=int, default=10)
-    p.add_argument("--folds", type=int, default=2,
-                   help="cross-validation folds of the training pairs (default 2)")
+    _settings_options(p, "implicit grid")
     p.add_argument("--blocks", type=int,
                    help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10)")
-    p.add_argument("--holdout", type=float, default=0.25, help="each user's share of pairs held out")
+    p.add_argument("--holdout", type=float, default=DEFAULTS.holdout,
+                   help="each user's share of pairs held out (default %(default)s)")
     p.add_argument("--out", help="a directory for compare.json and compare.png")
     p.set_defaults(run=cmd_compare)
 

@@ -6,6 +6,7 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 """
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Dict, Optional, cast
 
 from pyspark.ml.evaluation import RegressionEvaluator
@@ -14,6 +15,7 @@ from pyspark.sql import functions as F
 
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
+from spark_recs.settings import DEFAULTS
 from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import train_test_split_per_user
 from spark_recs.workflow import format_table, sized_shuffles, tie_notes, tune
@@ -23,13 +25,16 @@ __all__ = ["run_demo"]
 
 DEMO_SHUFFLE_PARTITIONS = 4
 
+#: The data sizes, ALS blocks and settings of the demo and of ``--quick``: the settings are
+#: tune's and compare's defaults (:py:data:`~spark_recs.settings.DEFAULTS`), cut down for
+#: ``--quick`` to one grid point and 3 iterations.
 SIZES: Dict[bool, Dict[str, Any]] = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000),
-            "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4},
+            "settings": DEFAULTS, "blocks": 4},
     True: {"explicit": dict(numUsers=60, numItems=200, numRatings=2_000),
            "implicit": dict(numUsers=50, numItems=100, numRatings=1_000),
-           "ranks": [8], "alphas": [10.0], "maxIter": 3, "folds": 2, "blocks": 2},
+           "settings": replace(DEFAULTS, ranks=(8,), alphas=DEFAULTS.alphas[:1], maxIter=3), "blocks": 2},
 }
 
 
@@ -94,6 +99,7 @@ def _run_demo(
 ) -> Dict[str, Any]:
     start = time.monotonic()
     size = SIZES[quick]
+    settings = replace(size["settings"], seed=seed, parallelism=parallelism)
     figures: Dict[str, Any] = {}
     out("spark-recs demo: synthetic data with planted taste (not real data)\n")
 
@@ -106,10 +112,8 @@ def _run_demo(
     ratings = ratings.localCheckpoint()
     _stats("ratings", ratings, out)
     train, test = train_test_split_per_user(ratings, testFraction=0.2, seed=seed)
-    result = tune(train, feedback="explicit", ranks=size["ranks"], regParams=[0.1], alphas=[1.0],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="rmse", k=10,
-                  threshold=0.0, seed=seed,
-                  parallelism=parallelism, label="explicit")
+    result = tune(train, feedback="explicit", settings=settings, blocks=size["blocks"], metric="rmse",
+                  label="explicit")
     out("cross-validated RMSE per grid point:")
     for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} RMSE={point['rmse']:.4f}")
@@ -128,16 +132,16 @@ def _run_demo(
 
     # -- implicit: play counts, ROEM and precision@10 -------------------------------------
     out("\n== implicit feedback: play counts, the course's protocol (zero-filled) ==")
+    out(f"(every fit reads the play counts through ConfidenceWeighter(method={settings.weighting!r}): "
+        "spark_recs.settings.DEFAULTS.weighting)")
     plays, songs = synthetic_ratings(spark, kind="implicit", seed=seed + 1, **size["implicit"])
     plays = plays.withColumn("rating", F.col("rating").cast("double")).localCheckpoint()
     _stats("plays", plays, out)
     filled = ZeroFiller().transform(plays).localCheckpoint()
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
-    result = tune(train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="roem", k=10,
-                  threshold=0.0, seed=seed, parallelism=parallelism, label="implicit", prepared=True,
-                  protocol="zero-filled")
+    result = tune(train, feedback="implicit", settings=settings, blocks=size["blocks"], metric="roem",
+                  label="implicit", prepared=True, protocol="zero-filled")
     out("cross-validated ROEM per grid point (lower is better; random is 0.5), each held-out row ranked "
         "among its user's rows of the zero-filled table:")
     for point in result.grid:
@@ -163,9 +167,8 @@ def _run_demo(
     # -- implicit, the field's protocol: rank all unseen items ---------------------------
     out("\n== implicit feedback: the field's protocol (each held-out item ranked among all the items "
         "its user did not play) ==")
-    result = tune(plays, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="precision",
-                  k=10, seed=seed, parallelism=parallelism, label="full-catalogue", protocol="full-catalogue")
+    result = tune(plays, feedback="implicit", settings=settings, blocks=size["blocks"], metric="precision",
+                  label="full-catalogue", protocol="full-catalogue")
     out("cross-validated precision@10 per grid point (plays only, no zero-filled grid):")
     for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} "

@@ -52,8 +52,10 @@ from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.popularity import PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.recommendation import ImplicitALS
+from spark_recs.settings import DEFAULTS, Settings, settings_with
 from spark_recs.top_n import als_and_indexer
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
+from spark_recs.weighting import ConfidenceWeighter
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
@@ -90,6 +92,7 @@ __all__ = [
     "split_holdout_and_folds",
     "work_sizes",
     "tie_notes",
+    "weighting_stage",
 ]
 
 #: Kinds of feedback: stars as they are, play counts (zero-filled), or 1/0 above a threshold.
@@ -464,6 +467,8 @@ class TuneResult:
     holdout: Optional[Dict[str, float]] = None
     #: ... and the most-popular baseline's, on the same holdout.
     baseline: Optional[Dict[str, float]] = None
+    #: The settings tuned with (grid, weighting, folds, holdout, seed, ...).
+    settings: Settings = DEFAULTS
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
@@ -520,22 +525,14 @@ def tune(
     df: DataFrame,
     *,
     feedback: str = "explicit",
-    ranks: Sequence[int] = (4, 8, 16),
-    regParams: Sequence[float] = (0.05, 0.2),
-    alphas: Sequence[float] = (10.0,),
-    maxIter: int = 10,
-    folds: int = 3,
+    settings: Optional[Settings] = None,
     metric: Optional[str] = None,
-    k: int = 10,
-    threshold: float = 0.0,
-    seed: int = 42,
-    parallelism: int = 2,
     label: str = "tune",
     prepared: bool = False,
     blocks: int = 4,
     progressStream: Optional[TextIO] = None,
     protocol: Optional[str] = None,
-    holdout: float = 0.25,
+    **deprecated: Any,
 ) -> TuneResult:
     """Cross-validate ALS over a grid on per-user folds and refit the best on all rows.
 
@@ -553,7 +550,9 @@ def tune(
     per-user fold (:py:class:`~spark_recs.PerUserFolds`), and ``CrossValidator(foldCol=...)``
     fits ALS (explicit) or :py:class:`~spark_recs.ImplicitALS` (implicit, binary) with
     ``coldStartStrategy='drop'`` at every grid point and fold, then once more on all rows with
-    the best params. Each fit is reported on ``progressStream``.
+    the best params. Each fit is reported on ``progressStream``. On implicit feedback every fit
+    reads the counts through :py:class:`~spark_recs.ConfidenceWeighter` (``settings.weighting``,
+    default 'log'); the evaluators read the raw counts.
 
     Parameters
     ----------
@@ -562,26 +561,12 @@ def tune(
     feedback : str, default 'explicit'
         One of :py:data:`FEEDBACKS`; the data are passed through :py:func:`prepare` unless
         ``prepared``.
-    ranks : sequence of int, default (4, 8, 16)
-        The grid's values of ALS's rank.
-    regParams : sequence of float, default (0.05, 0.2)
-        The grid's values of ALS's regParam.
-    alphas : sequence of float, default (10.0,)
-        The grid's values of ALS's alpha, implicit and binary feedback only.
-    maxIter : int, default 10
-        ALS's iterations per fit.
-    folds : int, default 3
-        Per-user folds (>= 2).
+    settings : :py:class:`~spark_recs.settings.Settings`, optional
+        The grid (ranks, regParams, alphas: implicit and binary only), the weighting (implicit
+        only), maxIter, folds, holdout, k, threshold (binary only), seed and parallelism;
+        default :py:data:`~spark_recs.settings.DEFAULTS`.
     metric : str, optional
         See :py:func:`metric_evaluator`; default 'rmse' (explicit) or 'roem'.
-    k : int, default 10
-        The k of the ranking metrics.
-    threshold : float, default 0.0
-        Binary feedback: rating > threshold is 1.
-    seed : int, default 42
-        Seed of the folds, CrossValidator and ALS.
-    parallelism : int, default 2
-        Models CrossValidator fits at once.
     label : str, default 'tune'
         The progress lines' label.
     prepared : bool, default False
@@ -593,8 +578,10 @@ def tune(
     protocol : str, optional
         'full-catalogue' (default for implicit and binary feedback) or 'zero-filled' (the
         course's; the only one for explicit feedback).
-    holdout : float, default 0.25
-        Full-catalogue protocol: each user's share of pairs held out for the final scores.
+    **deprecated
+        ``ranks``, ``regParams``, ``alphas``, ``maxIter``, ``folds``, ``k``, ``threshold``,
+        ``seed``, ``parallelism``, ``holdout``: the keywords before 0.2.0, which replace the
+        values of ``settings`` with a DeprecationWarning (they go in 0.3.0).
 
     Returns
     -------
@@ -620,8 +607,9 @@ def tune(
     >>> import io
     >>> from spark_recs import synthetic_ratings
     >>> ratings, _ = synthetic_ratings(spark, numUsers=20, numItems=30, numRatings=300, seed=1)
-    >>> result = tune(ratings, ranks=[2, 3], regParams=[0.1], maxIter=2, folds=2, blocks=1,
-    ...               progressStream=io.StringIO())
+    >>> from spark_recs.settings import Settings
+    >>> result = tune(ratings, settings=Settings(ranks=(2, 3), regParams=(0.1,), maxIter=2, folds=2),
+    ...               blocks=1, progressStream=io.StringIO())
     >>> result.metric, len(result.grid), sorted(result.best)
     ('rmse', 2, ['rank', 'regParam', 'rmse'])
     >>> [type(s).__name__ for s in result.model.stages]
@@ -631,23 +619,25 @@ def tune(
     >>> PipelineModel.load(temp_path + "/tuned").transform(ratings).count() > 0
     True
     """
+    s = settings_with("tune", settings, deprecated)
     if feedback not in FEEDBACKS:
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
     protocol = protocol or ("zero-filled" if feedback == "explicit" else "full-catalogue")
     if protocol not in PROTOCOLS or (feedback == "explicit" and protocol != "zero-filled"):
         raise ValueError(f"tune: protocol must be one of {list(PROTOCOLS)} ('zero-filled' for explicit "
                          f"feedback), found {protocol!r} for feedback {feedback!r}")
-    check_grid_and_folds("tune", ranks, regParams, alphas if feedback != "explicit" else None, folds)
-    require_checkpointing("tune", SparkSession.active(), maxIter, 10)
-    evaluator, metric_name = metric_evaluator(feedback, metric, k)
+    folds, seed = s.folds, s.seed
+    check_grid_and_folds("tune", s.ranks, s.regParams, s.alphas if feedback != "explicit" else None, folds)
+    require_checkpointing("tune", SparkSession.active(), s.maxIter, 10)
+    evaluator, metric_name = metric_evaluator(feedback, metric, s.k)
+    weighting = s.weighting if feedback == "implicit" else "none"
     if protocol == "full-catalogue":
         return _tune_full_catalogue(
-            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter,
-            folds=folds, evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed,
-            parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
-            progressStream=progressStream, holdout=holdout,
+            df, feedback=feedback, settings=s, weighting=weighting, evaluator=evaluator,
+            metric_name=metric_name, label=label, prepared=prepared, blocks=blocks,
+            progressStream=progressStream,
         )
-    data = df if prepared else prepare(df, feedback, threshold)
+    data = df if prepared else prepare(df, feedback, s.threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
     # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
     # fold still has no ALS factor there (coldStartStrategy drops it, as before).
@@ -655,30 +645,42 @@ def tune(
         inputCols=["user", "item"], outputCols=["user_idx", "item_idx"], handleInvalid="keep"
     ).fit(data)
     data = PerUserFolds(numFolds=folds, seed=seed).transform(indexer.transform(data)).cache()
+    weighter = weighting_stage(weighting)
     common: Dict[str, Any] = dict(
-        userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-        coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
+        userCol="user_idx", itemCol="item_idx", ratingCol=weighter.getOutputCol() if weighter else "rating",
+        maxIter=s.maxIter, seed=seed, coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
     )
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
-    builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
+    builder = ParamGridBuilder().addGrid(als.rank, list(s.ranks)).addGrid(als.regParam, list(s.regParams))
     if feedback != "explicit":
-        builder = builder.addGrid(als.alpha, list(alphas))
+        builder = builder.addGrid(als.alpha, list(s.alphas))
     grid = builder.build()
     progress = Progress(len(grid) * folds + 1, label, progressStream)
     cv = CrossValidator(
-        estimator=reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([weighter, als] if weighter else [als], progress),
+        estimatorParamMaps=grid, evaluator=evaluator, numFolds=folds, foldCol="fold",
+        parallelism=s.parallelism, seed=seed,
     )
     cv_model = cv.fit(data)
     points = []
     for params, value in zip(grid, cv_model.avgMetrics):
         points.append({**{p.name: v for p, v in params.items()}, metric_name: float(value)})
-    best = PipelineModel(stages=[indexer, *cast(PipelineModel, cv_model.bestModel).stages])
+    # the ALS model only: the weighter acts on fits (recommend and transform need no counts)
+    best = PipelineModel(stages=[indexer, cast(PipelineModel, cv_model.bestModel).stages[-1]])
     data.unpersist()
     sign = 1 if evaluator.isLargerBetter() else -1
     chosen = points[max(range(len(points)), key=lambda i: cv_model.avgMetrics[i] * sign)]
     return TuneResult(model=best, grid=points, metric=metric_name, best=chosen, evaluator=evaluator,
-                      larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds)
+                      larger_is_better=evaluator.isLargerBetter(), feedback=feedback, folds=folds, settings=s)
+
+
+def weighting_stage(weighting: str) -> Optional[ConfidenceWeighter]:
+    """The :py:class:`~spark_recs.ConfidenceWeighter` that every implicit fit of the workflow
+    reads its ratings through (column ``weight``, from ``rating`` of the indexed ids), or None
+    for 'none' (ALS reads ``rating`` itself)."""
+    if weighting == "none":
+        return None
+    return ConfidenceWeighter(method=weighting, outputCol="weight", **INDEXED_COLUMNS)
 
 
 #: The indexed id columns of the full-catalogue workflow (IdIndexer's outputs).
@@ -761,6 +763,13 @@ class TunedRanker(NamedTuple):
     best_index: int
     #: The best point refit on all training rows.
     model: UnseenItemRankerModel
+    #: What every fit read its ratings through (None: the counts as they are).
+    weighter: Optional[ConfidenceWeighter] = None
+
+    def refit(self, df: DataFrame) -> UnseenItemRankerModel:
+        """The best point fitted on ``df`` (its counts weighted as in the cross-validation)."""
+        data = self.weighter.transform(df) if self.weighter is not None else df
+        return self.estimator.copy(self.grid[self.best_index]).fit(data)
 
     def points(self, metric_name: str) -> List[Dict[str, Any]]:
         """The grid as dicts of param name to value, each with its average metric."""
@@ -771,12 +780,14 @@ class TunedRanker(NamedTuple):
 def cross_validate_ranker(
     train: DataFrame, *, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
     maxIter: int, blocks: int, seed: int, evaluator: Evaluator, folds: int, parallelism: int,
-    progress: Progress,
+    progress: Progress, weighting: str = "none",
 ) -> TunedRanker:
     """Cross-validate implicit :py:class:`~spark_recs.UnseenItemRanker` over ranks x regParams x
     alphas on the ``fold`` column (0 .. ``folds`` - 1) of ``train`` (from
     :py:func:`split_holdout_and_folds`), with ``evaluator`` reading the ranker's ``rank``
-    column (the full-catalogue protocol), and refit the best point on all of ``train``.
+    column (the full-catalogue protocol), and refit the best point on all of ``train``. With a
+    ``weighting`` other than 'none' every fit reads its ratings through a
+    :py:class:`~spark_recs.ConfidenceWeighter` of that method (:py:func:`weighting_stage`).
 
     Spark jobs: per grid point and fold an ALS fit (``maxIter`` iterations), the ranker's
     seen-items job and one evaluation; then the best point's fit on all of ``train``. Each
@@ -787,8 +798,10 @@ def cross_validate_ranker(
     ValueError
         What ALS, the ranker and the evaluator raise.
     """
-    ranker = UnseenItemRanker(**INDEXED_COLUMNS, ratingCol="rating", maxIter=maxIter, seed=seed,
-                              numUserBlocks=blocks, numItemBlocks=blocks, implicitPrefs=True)
+    weighter = weighting_stage(weighting)
+    ranker = UnseenItemRanker(**INDEXED_COLUMNS, ratingCol=weighter.getOutputCol() if weighter else "rating",
+                              maxIter=maxIter, seed=seed, numUserBlocks=blocks, numItemBlocks=blocks,
+                              implicitPrefs=True)
     grid = (
         ParamGridBuilder()
         .addGrid(ranker.rank, list(ranks))
@@ -797,14 +810,15 @@ def cross_validate_ranker(
         .build()
     )
     cv = CrossValidator(
-        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([weighter, ranker] if weighter else [ranker], progress),
+        estimatorParamMaps=grid, evaluator=evaluator, numFolds=folds, foldCol="fold", parallelism=parallelism,
+        seed=seed,
     )
     cv_model = cv.fit(train)
     sign = 1 if evaluator.isLargerBetter() else -1
     best_index = max(range(len(grid)), key=lambda i: cv_model.avgMetrics[i] * sign)
     best = cast(UnseenItemRankerModel, cast(PipelineModel, cv_model.bestModel).stages[-1])
-    return TunedRanker(ranker, grid, list(cv_model.avgMetrics), best_index, best)
+    return TunedRanker(ranker, grid, list(cv_model.avgMetrics), best_index, best, weighter)
 
 
 def most_popular(train: DataFrame) -> UnseenItemRankerModel:
@@ -816,31 +830,31 @@ def most_popular(train: DataFrame) -> UnseenItemRankerModel:
 
 
 def _tune_full_catalogue(
-    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
-    alphas: Sequence[float], maxIter: int, folds: int, evaluator: Evaluator, metric_name: str,
-    threshold: float, seed: int, parallelism: int, label: str, prepared: bool, blocks: int,
-    progressStream: Optional[TextIO], holdout: float,
+    df: DataFrame, *, feedback: str, settings: Settings, weighting: str, evaluator: Evaluator,
+    metric_name: str, label: str, prepared: bool, blocks: int, progressStream: Optional[TextIO],
 ) -> TuneResult:
     """:py:func:`tune` under the full-catalogue protocol (see there)."""
-    data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
-    split = split_holdout_and_folds(data, holdout=holdout, folds=folds, seed=seed)
+    s = settings
+    data = df.where(column("rating") > 0) if prepared else positives(df, feedback, s.threshold)
+    split = split_holdout_and_folds(data, holdout=s.holdout, folds=s.folds, seed=s.seed)
     ranked_evaluator = evaluator.copy({evaluator.getParam("rankCol"): "rank"})
-    progress = Progress(len(list(ranks)) * len(list(regParams)) * len(list(alphas)) * folds + 2, label,
-                        progressStream)
+    progress = Progress(s.grid_size() * s.folds + 2, label, progressStream)
     tuned = cross_validate_ranker(
-        split.train, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, blocks=blocks,
-        seed=seed,        evaluator=ranked_evaluator, folds=folds, parallelism=parallelism, progress=progress,
+        split.train, ranks=s.ranks, regParams=s.regParams, alphas=s.alphas, maxIter=s.maxIter, blocks=blocks,
+        seed=s.seed, evaluator=ranked_evaluator, folds=s.folds, parallelism=s.parallelism, progress=progress,
+        weighting=weighting,
     )
     points = tuned.points(metric_name)
     scores = evaluate_holdout(tuned.model, split.test)
     baseline = evaluate_holdout(most_popular(split.train), split.test)
-    final = tuned.estimator.copy(tuned.grid[tuned.best_index]).fit(split.indexed)  # best point, every row
+    final = tuned.refit(split.indexed)  # best point, every row
     progress.tick("(refit on all interactions)")
     return TuneResult(
         model=PipelineModel(stages=[split.indexer, final]), grid=points, metric=metric_name,
         best=points[tuned.best_index], evaluator=ranked_evaluator,
         larger_is_better=evaluator.isLargerBetter(),
-        feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
+        feedback=feedback, folds=s.folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
+        settings=s,
     )
 
 
@@ -856,7 +870,7 @@ class TuneOutputs(NamedTuple):
     rated: Optional[str]
     #: Items with titles, Parquet (``<out>/items``).
     items: Optional[str]
-    #: ``metrics.json``: metric, larger_is_better, best, grid, feedback, folds.
+    #: ``metrics.json``: metric, larger_is_better, best, grid, feedback, folds, protocol, settings.
     metrics: Optional[str]
     #: ``grid.csv``: one row per grid point.
     grid_csv: Optional[str]
@@ -905,6 +919,7 @@ def write_tune_outputs(
     metrics: Dict[str, Any] = {
         "metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
         "grid": result.grid, "feedback": result.feedback, "folds": result.folds, "protocol": result.protocol,
+        "settings": result.settings.as_dict(),
     }
     if result.holdout is not None:
         metrics["holdout"] = result.holdout

@@ -133,3 +133,41 @@ def test_format_table_and_progress():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[t] fit 1/2 (rank=2) elapsed ") and lines[1].startswith("[t] fit 2/2 elapsed ")
     assert lines[1].endswith("~0s left")
+
+
+# --- the settings tune, compare and the demo share ------------------------------------------
+
+
+def test_settings_defaults_and_values():
+    from dataclasses import FrozenInstanceError, replace
+
+    from spark_recs.settings import DEFAULTS, Settings
+
+    assert DEFAULTS == Settings()
+    assert (DEFAULTS.ranks, DEFAULTS.regParams, DEFAULTS.alphas, DEFAULTS.weighting) == ((16, 32), (0.1,), (1.0, 5.0),
+                                                                                         "log")
+    assert (DEFAULTS.maxIter, DEFAULTS.folds, DEFAULTS.holdout, DEFAULTS.k, DEFAULTS.seed) == (10, 2, 0.25, 10, 42)
+    given = Settings(ranks=[4, 8], alphas=[2], regParams=(1,))
+    assert (given.ranks, given.alphas, given.regParams, given.grid_size()) == ((4, 8), (2.0,), (1.0,), 2)
+    assert isinstance(given.alphas[0], float) and hash(given) == hash(Settings(ranks=(4, 8), alphas=(2.0,),
+                                                                               regParams=(1.0,)))
+    with pytest.raises(FrozenInstanceError):
+        given.folds = 3
+    assert replace(DEFAULTS, folds=3).as_dict() == {**DEFAULTS.as_dict(), "folds": 3}
+    assert DEFAULTS.as_dict()["ranks"] == [16, 32]
+    with pytest.raises(ValueError, match=r"^Settings: weighting must be one of \['none', 'log', 'bm25'\], "
+                                         r"found 'sqrt'$"):
+        Settings(weighting="sqrt")
+
+
+def test_the_old_keywords_still_work_with_a_deprecation_warning():
+    from spark_recs.settings import DEFAULTS, Settings, settings_with
+
+    with pytest.warns(DeprecationWarning, match=r"^tune: the keywords \['alphas', 'folds'\] are deprecated since "
+                                                r"0.2.0 and go in 0.3.0; pass settings=Settings\(...\)"):
+        got = settings_with("tune", None, {"alphas": [10.0], "folds": 3, "seed": None})
+    assert got == Settings(alphas=(10.0,), folds=3)
+    base = Settings(ranks=(2,))
+    assert settings_with("compare", base, {}) is base and settings_with("compare", None, {}) is DEFAULTS
+    with pytest.raises(TypeError, match=r"^tune\(\) got unexpected keyword arguments \['rank', 'weighting'\]$"):
+        settings_with("tune", None, {"rank": 4, "weighting": "log"})
