@@ -3,7 +3,8 @@
 Public classes are re-exported here. Their module paths are stored in saved models, so they
 stay where they are: ``spark_recs.indexer``, ``spark_recs.zeros``, ``spark_recs.binary``,
 ``spark_recs.evaluation``, ``spark_recs.tuning``, ``spark_recs.recommendation``,
-``spark_recs.ranking``, ``spark_recs.popularity``, ``spark_recs.time_splits``.
+``spark_recs.ranking``, ``spark_recs.popularity``, ``spark_recs.time_splits``,
+``spark_recs.weighting``.
 """
 
 from spark_recs._version import __version__
@@ -39,12 +40,14 @@ from spark_recs.time_splits import (
 )
 from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
+from spark_recs.weighting import ConfidenceWeighter
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
     "__version__",
     "AllRowsRelevantWarning",
     "BinaryRater",
+    "ConfidenceWeighter",
     "IdIndexer",
     "IdIndexerModel",
     "ImplicitALS",

@@ -18,10 +18,13 @@ import math
 import os
 import sys
 import warnings
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.datasets import SYNTHETIC_SETTINGS
+from spark_recs.settings import DEFAULTS, Settings
+from spark_recs.weighting import WEIGHTING_METHODS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
     FEEDBACKS,
@@ -152,10 +155,35 @@ def _ints(text: str, option: str = "") -> List[int]:
     return [int(v) for v in values]
 
 
-def _grid(args: argparse.Namespace) -> Tuple[List[int], List[float], List[float]]:
-    """--ranks, --reg-params and --alphas, checked: whole ranks >= 1, regParams and alphas >= 0."""
-    return (_ints(args.ranks, "--ranks"), _floats(args.reg_params, "--reg-params", 0.0),
-            _floats(args.alphas, "--alphas", 0.0))
+def _settings(args: argparse.Namespace) -> Settings:
+    """The :py:class:`~spark_recs.settings.Settings` that tune's and compare's options give
+    (each option's default is the settings' default), the grid checked: whole ranks >= 1,
+    regParams and alphas >= 0."""
+    only_tune = {"k": args.k, "threshold": args.threshold} if hasattr(args, "k") else {}
+    return replace(
+        DEFAULTS, ranks=tuple(_ints(args.ranks, "--ranks")),
+        regParams=tuple(_floats(args.reg_params, "--reg-params", 0.0)),
+        alphas=tuple(_floats(args.alphas, "--alphas", 0.0)), weighting=args.weighting, maxIter=args.max_iter,
+        folds=args.folds, holdout=args.holdout, seed=args.seed, parallelism=args.parallelism, **only_tune,
+    )
+
+
+def _joined(values: Sequence[Any]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def _settings_options(p: argparse.ArgumentParser, what: str) -> None:
+    """tune's and compare's options for the settings they share, defaults from
+    :py:data:`~spark_recs.settings.DEFAULTS` (``--help`` prints them)."""
+    p.add_argument("--ranks", default=_joined(DEFAULTS.ranks), help=f"{what}: ALS ranks" + _D)
+    p.add_argument("--reg-params", default=_joined(DEFAULTS.regParams), help=f"{what}: ALS regParams" + _D)
+    p.add_argument("--alphas", default=_joined(DEFAULTS.alphas),
+                   help=f"{what}, implicit/binary: ALS confidence scales, c = 1 + alpha * weight" + _D)
+    p.add_argument("--weighting", choices=list(WEIGHTING_METHODS), default=DEFAULTS.weighting,
+                   help="implicit feedback: what ALS reads of each play count r: log(1 + r), BM25 weights "
+                        "or r itself" + _D)
+    p.add_argument("--max-iter", type=int, default=DEFAULTS.maxIter, help="ALS iterations per fit" + _D)
+    p.add_argument("--folds", type=int, default=DEFAULTS.folds, help="per-user cross-validation folds" + _D)
 
 
 def _check_metric(feedback: str, metric: Optional[str]) -> None:
@@ -234,7 +262,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    ranks, reg_params, alphas = _grid(args)
+    settings = _settings(args)
     _check_metric(args.feedback, args.metric)
     if args.protocol == "full-catalogue" and args.feedback == "explicit":
         raise UsageError("--protocol full-catalogue is for implicit or binary feedback")
@@ -246,10 +274,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     sizes = _sizes(args, loaded)
     with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = tune(
-            df, feedback=args.feedback, ranks=ranks, regParams=reg_params, alphas=alphas,
-            maxIter=args.max_iter, folds=args.folds, metric=args.metric, k=args.k, threshold=args.threshold,
-            seed=args.seed, parallelism=args.parallelism, blocks=args.blocks or sizes.als_blocks,
-            protocol=args.protocol, holdout=args.holdout,
+            df, feedback=args.feedback, settings=settings, metric=args.metric,
+            blocks=args.blocks or sizes.als_blocks, protocol=args.protocol,
         )
         write_tune_outputs(args.out, result, df, items=loaded.items, columns=loaded.columns[:2])
     report = {"metric": result.metric, "protocol": result.protocol, "best": result.best, "out": args.out}
@@ -265,7 +291,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from spark_recs.comparison import compare, write_compare_outputs
 
-    ranks, reg_params, alphas = _grid(args)
+    settings = _settings(args)
     if args.feedback == "binary":
         raise UsageError("compare takes ratings (--feedback explicit) or play counts (--feedback implicit)")
     spark = _spark(args, "compare")
@@ -273,10 +299,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     sizes = _sizes(args, loaded, synthetic="ml-100k")
     with sized_shuffles(spark, _shuffle_partitions(args, sizes.shuffle_partitions)):
         result = compare(
-            loaded.as_user_item_rating(), explicit=args.feedback == "explicit", ranks=ranks,
-            regParams=reg_params, alphas=alphas, maxIter=args.max_iter, folds=args.folds,
-            holdout=args.holdout, seed=args.seed, blocks=args.blocks or sizes.als_blocks,
-            parallelism=args.parallelism,
+            loaded.as_user_item_rating(), explicit=args.feedback == "explicit", settings=settings,
+            blocks=args.blocks or sizes.als_blocks,
         )
     print(result.table())
     if result.versus is not None:
@@ -428,10 +452,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     session.add_argument("--log-level", default="ERROR", help="Spark log level" + _D)
     seed = _Parser(add_help=False)
-    seed.add_argument("--seed", type=int, default=42,
+    seed.add_argument("--seed", type=int, default=DEFAULTS.seed,
                       help="seed of the synthetic data, the splits, the folds and ALS" + _D)
     fits = _Parser(add_help=False)
-    fits.add_argument("--parallelism", type=int, default=2,
+    fits.add_argument("--parallelism", type=int, default=DEFAULTS.parallelism,
                       help="models CrossValidator fits at once" + _D)
     removed = _Parser(add_help=False)  # accepted for one release, with a note (_REMOVED)
     removed.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
@@ -474,11 +498,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", parents=[session, seed, fits, data],
                        help="cross-validate ALS over a grid; save the best")
-    p.add_argument("--ranks", default="4,8,16", help="the grid's ALS ranks" + _D)
-    p.add_argument("--reg-params", default="0.05,0.2", help="the grid's ALS regParams" + _D)
-    p.add_argument("--alphas", default="10", help="implicit/binary: the grid's confidence scales" + _D)
-    p.add_argument("--max-iter", type=int, default=10, help="ALS iterations per fit" + _D)
-    p.add_argument("--folds", type=int, default=3, help="per-user cross-validation folds" + _D)
+    _settings_options(p, "the grid")
     p.add_argument(
         "--blocks", type=int,
         help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10; Spark's is 10)"
@@ -486,15 +506,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metric",
                    help="rmse|mae (explicit), roem|precision|recall|ndcg|map (implicit/binary) "
                         "(default: rmse for explicit, roem for the others)")
-    p.add_argument("--k", type=int, default=10, help="k of precision/recall/ndcg" + _D)
-    p.add_argument("--threshold", type=float, default=0.0,
+    p.add_argument("--k", type=int, default=DEFAULTS.k, help="k of precision/recall/ndcg" + _D)
+    p.add_argument("--threshold", type=float, default=DEFAULTS.threshold,
                    help="binary: rating > threshold is 1" + _D)
     p.add_argument("--protocol", choices=list(PROTOCOLS),
                    help="implicit/binary: 'full-catalogue' (each held-out item ranked among all the "
                         "items its user did not see) or 'zero-filled' (the course's route); explicit: "
                         "'held-out-ratings' (each user's held-out ratings predicted) "
                         "(default: full-catalogue; explicit: held-out-ratings)")
-    p.add_argument("--holdout", type=float, default=0.25,
+    p.add_argument("--holdout", type=float, default=DEFAULTS.holdout,
                    help="full-catalogue and held-out-ratings: each user's share of interactions held out "
                         "for the final scores (default: %(default)s)")
     p.add_argument("--out", required=True, help="output directory (required)")
@@ -508,15 +528,10 @@ def _parser() -> argparse.ArgumentParser:
                                    "among all the items its user did not see; print the table. Without "
                                    "--input: synthetic data shaped like MovieLens 100K (--synthetic "
                                    "ml-100k).")
-    p.add_argument("--ranks", default="16,32", help="implicit grid: ranks" + _D)
-    p.add_argument("--reg-params", default="0.1", help="implicit grid: regParams" + _D)
-    p.add_argument("--alphas", default="1,10", help="implicit grid: alphas" + _D)
-    p.add_argument("--max-iter", type=int, default=10, help="ALS iterations per fit" + _D)
-    p.add_argument("--folds", type=int, default=2,
-                   help="cross-validation folds of the training pairs" + _D)
+    _settings_options(p, "implicit grid")
     p.add_argument("--blocks", type=int,
                    help="ALS numUserBlocks and numItemBlocks (default: one per 250,000 rows, 2 to 10)")
-    p.add_argument("--holdout", type=float, default=0.25,
+    p.add_argument("--holdout", type=float, default=DEFAULTS.holdout,
                    help="each user's share of pairs held out" + _D)
     p.add_argument("--out", help="a directory for compare.json and compare.png (default: none, print only)")
     p.set_defaults(run=cmd_compare)

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, TextIO, cast
+from typing import Any, Dict, List, Optional, TextIO, cast
 
 from pyspark.ml.recommendation import ALS
 from pyspark.sql import DataFrame, Row
@@ -16,6 +16,7 @@ from spark_recs._checkpoint import require_checkpointing
 from spark_recs.beyond_accuracy import beyond_accuracy_metrics
 from spark_recs.evaluation import RankingMetricsEvaluator
 from spark_recs.ranking import UnseenItemRankerModel
+from spark_recs.settings import DEFAULTS, Settings, settings_with
 from spark_recs.workflow import (
     BEATS_METRIC,
     INDEXED_COLUMNS,
@@ -66,6 +67,11 @@ class CompareResult:
     versus : BaselineVerdict or None
         Whether the tuned implicit ALS beats most-popular on the holdout: strictly higher
         precisionAtK@10 (its selection metric; :py:func:`~spark_recs.workflow.versus_baseline`).
+    settings : :py:class:`~spark_recs.settings.Settings`
+        The settings compared with.
+    weighting : str
+        What the tuned implicit ALS read the ratings through: the settings' weighting for play
+        counts, 'none' for explicit ratings.
     """
 
     rows: Dict[str, Dict[str, float]]
@@ -73,13 +79,17 @@ class CompareResult:
     holdout: Dict[str, Any] = field(default_factory=dict)
     grid: List[Dict[str, Any]] = field(default_factory=list)
     versus: Optional[BaselineVerdict] = None
+    settings: Settings = DEFAULTS
+    weighting: str = "none"
 
     def label(self, name: str) -> str:
         """A model's name as the table prints it (the recipe's and the tuned point's params)."""
         if name == EXPLICIT:
             return "ALS explicit (rank {rank}, regParam {regParam})".format(**EXPLICIT_RECIPE)
         if name == IMPLICIT:
-            return "ALS implicit tuned ({})".format(", ".join(f"{k} {v:g}" for k, v in self.best.items()))
+            weights = "" if self.weighting == "none" else f", {self.weighting} weights"
+            point = ", ".join(f"{k} {v:g}" for k, v in self.best.items())
+            return f"ALS implicit tuned ({point}{weights})"
         return name
 
     def table(self) -> str:
@@ -116,16 +126,10 @@ def compare(
     df: DataFrame,
     *,
     explicit: bool,
-    ranks: Sequence[int] = (16, 32),
-    regParams: Sequence[float] = (0.1,),
-    alphas: Sequence[float] = (1.0, 10.0),
-    maxIter: int = 10,
-    folds: int = 2,
-    holdout: float = 0.25,
-    seed: int = 42,
+    settings: Optional[Settings] = None,
     blocks: int = 4,
-    parallelism: int = 2,
     progressStream: Optional[TextIO] = None,
+    **deprecated: Any,
 ) -> CompareResult:
     """Most-popular, the common explicit ALS recipe (when ``explicit``) and implicit ALS tuned by
     cross-validation on the training pairs only, each scored on one per-user holdout with
@@ -138,7 +142,7 @@ def compare(
     fitted on train only: most-popular counts interactions
     (:py:class:`~spark_recs.PopularityRecommender`); the explicit recipe is ALS with
     :py:data:`EXPLICIT_RECIPE` on the ratings; implicit ALS (ratings as confidence) is
-    cross-validated over ranks x regParams x alphas on per-user folds of train
+    cross-validated over the settings' ranks x regParams x alphas on per-user folds of train
     (:py:class:`~spark_recs.PerUserFolds`) by full-catalogue precision@10, and its best point
     refit on all of train. Each is then scored on test by
     :py:func:`~spark_recs.workflow.evaluate_holdout` (the field's protocol, as in Microsoft
@@ -150,25 +154,22 @@ def compare(
     df : :py:class:`pyspark.sql.DataFrame`
         ``user``, ``item`` (any atomic type) and ``rating`` (numeric): ratings or play counts.
     explicit : bool
-        Whether ``rating`` holds explicit ratings (then the explicit recipe runs too).
-    ranks, regParams, alphas : sequences of int, float, float
-        The implicit grid (default ranks 16, 32 x regParam 0.1 x alphas 1, 10: 4 points;
-        on the MovieLens-100K-like data the best point, rank 16, regParam 0.1, alpha 1, is
-        inside it, and a grid twice as big doubles the run time).
-    maxIter : int, default 10
-        ALS iterations of every fit.
-    folds : int, default 2
-        Cross-validation folds (per user) of the training pairs.
-    holdout : float, default 0.25
-        Each user's share of pairs in test, in (0, 1); a user keeps at least one pair in train.
-    seed : int, default 42
-        Seed of the split, the folds and ALS.
+        Whether ``rating`` holds explicit ratings (then the explicit recipe runs too, and the
+        tuned implicit ALS reads the ratings as they are); otherwise play counts, which every
+        implicit fit reads through the settings' weighting (default 'log').
+    settings : :py:class:`~spark_recs.settings.Settings`, optional
+        The implicit grid (ranks x regParams x alphas), weighting, maxIter, folds, holdout (each
+        user's share of pairs in test, in (0, 1); a user keeps at least one pair in train), seed
+        and parallelism; default :py:data:`~spark_recs.settings.DEFAULTS` (4 grid points, 2
+        folds: a grid twice as big doubles the run time).
     blocks : int, default 4
         ALS's numUserBlocks and numItemBlocks.
-    parallelism : int, default 2
-        Models CrossValidator fits at once.
     progressStream : file-like, optional
         A progress line per fit (standard error when None).
+    **deprecated
+        ``ranks``, ``regParams``, ``alphas``, ``maxIter``, ``folds``, ``holdout``, ``seed``,
+        ``parallelism``: the keywords before 0.2.0, which replace the values of ``settings``
+        with a DeprecationWarning (they go in 0.3.0).
 
     Returns
     -------
@@ -196,22 +197,25 @@ def compare(
     >>> from spark_recs import synthetic_ratings
     >>> from spark_recs.comparison import compare
     >>> ratings, _ = synthetic_ratings(spark, numUsers=40, numItems=60, numRatings=800, seed=1)
-    >>> result = compare(ratings, explicit=True, ranks=[4], regParams=[0.1], alphas=[1.0], maxIter=3,
-    ...                  folds=2, blocks=1, progressStream=io.StringIO())  # doctest: +SKIP
+    >>> from spark_recs.settings import Settings
+    >>> grid = Settings(ranks=(4,), regParams=(0.1,), alphas=(1.0,), maxIter=3, folds=2)
+    >>> result = compare(ratings, explicit=True, settings=grid, blocks=1,
+    ...                  progressStream=io.StringIO())  # doctest: +SKIP
     >>> list(result.rows), sorted(result.best)  # doctest: +SKIP
     (['most-popular', 'als-explicit-recipe', 'als-implicit-tuned'], ['alpha', 'rank', 'regParam'])
     >>> print(result.table())  # doctest: +SKIP
 
     (Not run as a doctest, for CI's time: ``tests/test_comparison.py`` runs these calls.)
     """
+    s = settings_with("compare", settings, deprecated)
+    holdout, folds, seed = s.holdout, s.folds, s.seed
     if not 0 < holdout < 1:
         raise ValueError(f"compare: holdout must be in (0, 1), found {holdout!r}")
-    check_grid_and_folds("compare", ranks, regParams, alphas, folds)
-    require_checkpointing("compare", df.sparkSession, maxIter, 10)
+    check_grid_and_folds("compare", s.ranks, s.regParams, s.alphas, folds)
+    require_checkpointing("compare", df.sparkSession, s.maxIter, 10)
     split = split_holdout_and_folds(positives(df, "implicit"), holdout=holdout, folds=folds, seed=seed)
     train, test = split.train.drop("fold"), split.test
-    grid_size = len(list(ranks)) * len(list(regParams)) * len(list(alphas))
-    progress = Progress(grid_size * folds + 1 + int(explicit) + 1, "compare", progressStream)
+    progress = Progress(s.grid_size() * folds + 1 + int(explicit) + 1, "compare", progressStream)
     rows: Dict[str, Dict[str, float]] = {}
 
     rows[MOST_POPULAR] = _measure(most_popular(train), test, train)
@@ -224,9 +228,11 @@ def compare(
         progress.tick("(explicit ALS recipe)")
 
     evaluator = RankingMetricsEvaluator(metricName="precisionAtK", k=10, rankCol="rank", **INDEXED_COLUMNS)
+    weighting = "none" if explicit else s.weighting
     tuned = cross_validate_ranker(
-        split.train, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, blocks=blocks,
-        seed=seed, evaluator=evaluator, folds=folds, parallelism=parallelism, progress=progress,
+        split.train, ranks=s.ranks, regParams=s.regParams, alphas=s.alphas, maxIter=s.maxIter, blocks=blocks,
+        seed=seed, evaluator=evaluator, folds=folds, parallelism=s.parallelism, progress=progress,
+        weighting=weighting,
     )
     points = tuned.points("precisionAtK@10")
     best = {k: v for k, v in points[tuned.best_index].items() if k != "precisionAtK@10"}
@@ -235,7 +241,8 @@ def compare(
     sizes = cast(Row, counted.first())  # an aggregation without groups: one row
     versus = versus_baseline(rows[IMPLICIT], rows[MOST_POPULAR], {BEATS_METRIC: True}, MOST_POPULAR)
     return CompareResult(rows=rows, best=best, grid=points, versus=versus,
-                         holdout={"fraction": holdout, "rows": sizes["rows"], "users": sizes["users"]})
+                         holdout={"fraction": holdout, "rows": sizes["rows"], "users": sizes["users"]},
+                         settings=s, weighting=weighting)
 
 
 def write_compare_outputs(out: str, result: CompareResult) -> List[str]:
@@ -243,10 +250,10 @@ def write_compare_outputs(out: str, result: CompareResult) -> List[str]:
 
     ``compare.json``: ``{"protocol": "full-catalogue", "columns": [...], "rows": {model:
     {metric: value}}, "labels": {model: label}, "best": {...}, "grid": [...], "holdout":
-    {...}, "beatsBaseline": bool, "baselineComparison": {...}}`` (the last two:
-    :py:meth:`~spark_recs.workflow.BaselineVerdict.as_json`). ``compare.png``: a bar chart
-    per metric (matplotlib, the ``plot`` extra); without matplotlib it is skipped with a
-    notice on standard error.
+    {...}, "settings": {...}, "weighting": ..., "beatsBaseline": bool, "baselineComparison":
+    {...}}`` (the last two: :py:meth:`~spark_recs.workflow.BaselineVerdict.as_json`).
+    ``compare.png``: a bar chart per metric (matplotlib, the ``plot`` extra); without
+    matplotlib it is skipped with a notice on standard error.
 
     Returns
     -------
@@ -263,8 +270,9 @@ def write_compare_outputs(out: str, result: CompareResult) -> List[str]:
     with open(path, "w") as fh:
         json.dump({"protocol": "full-catalogue", "columns": COMPARE_COLUMNS, "rows": result.rows,
                    "labels": {name: result.label(name) for name in result.rows}, "best": result.best,
-                   "grid": result.grid, "holdout": result.holdout,
-                   **(result.versus.as_json() if result.versus else {})}, fh, indent=2)
+                   "grid": result.grid, "holdout": result.holdout, "settings": result.settings.as_dict(),
+                   "weighting": result.weighting, **(result.versus.as_json() if result.versus else {})},
+                  fh, indent=2)
     written = [path]
     try:
         import matplotlib

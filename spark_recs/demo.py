@@ -6,6 +6,7 @@ held-out metrics against a baseline, and top-5 items with titles for three named
 """
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Dict, Optional
 
 from pyspark.sql import DataFrame
@@ -13,6 +14,7 @@ from pyspark.sql import functions as F
 
 from spark_recs.datasets import interaction_stats, synthetic_ratings
 from spark_recs.evaluation import PrecisionAtKEvaluator, ROEMEvaluator
+from spark_recs.settings import DEFAULTS
 from spark_recs.top_n import recommend_for_users
 from spark_recs.tuning import train_test_split_per_user
 from spark_recs.workflow import format_table, sized_shuffles, tie_notes, tune
@@ -22,20 +24,19 @@ __all__ = ["run_demo"]
 
 DEMO_SHUFFLE_PARTITIONS = 4
 
-#: The demo's data and grids. The play counts come from picky users (``tasteThreshold=1``: a
-#: user keeps fewer of the items drawn, those it likes most), so which items a user plays says
-#: more about taste than popularity, as on MovieLens 100K; with the generator's default (0)
-#: most-popular ranked as well as any ALS of the grid (P@10 0.2393 vs ALS 0.2175). The
-#: full-catalogue grid regularises less (regParam 0.1; 1.0 lost to most-popular there).
+#: The data sizes, ALS blocks and settings of the demo and of ``--quick``: the settings are
+#: tune's and compare's defaults (:py:data:`~spark_recs.settings.DEFAULTS`), cut down for
+#: ``--quick`` to one grid point and 3 iterations. The play counts come from picky users
+#: (``tasteThreshold=1``: a user keeps fewer of the items drawn, those it likes most), so which
+#: items a user plays says more about taste than popularity, as on MovieLens 100K; with the
+#: generator's default (0) most-popular ranked as well as any ALS (P@10 0.2393 vs 0.2175).
 SIZES: Dict[bool, Dict[str, Any]] = {
     False: {"explicit": dict(numUsers=600, numItems=9000, numRatings=100_000),
             "implicit": dict(numUsers=600, numItems=1000, numRatings=30_000, tasteThreshold=1.0),
-            "ranks": [4, 12], "alphas": [1.0, 10.0], "maxIter": 8, "folds": 3, "blocks": 4,
-            "fullCatalogueRegParams": [0.1]},
+            "settings": DEFAULTS, "blocks": 4},
     True: {"explicit": dict(numUsers=60, numItems=200, numRatings=2_000),
            "implicit": dict(numUsers=50, numItems=100, numRatings=1_000, tasteThreshold=1.0),
-           "ranks": [8], "alphas": [1.0], "maxIter": 3, "folds": 2, "blocks": 2,
-           "fullCatalogueRegParams": [0.1]},
+           "settings": replace(DEFAULTS, ranks=(8,), alphas=DEFAULTS.alphas[:1], maxIter=3), "blocks": 2},
 }
 
 
@@ -100,6 +101,7 @@ def _run_demo(
 ) -> Dict[str, Any]:
     start = time.monotonic()
     size = SIZES[quick]
+    settings = replace(size["settings"], seed=seed, parallelism=parallelism)
     figures: Dict[str, Any] = {}
     out("spark-recs demo: synthetic data with planted taste (not real data)\n")
 
@@ -111,9 +113,8 @@ def _run_demo(
     # indexer's fit went past it: "Exceeded upb_DecodeOptions_MaxDepth").
     ratings = ratings.localCheckpoint()
     _stats("ratings", ratings, out)
-    result = tune(ratings, feedback="explicit", ranks=size["ranks"], regParams=[0.1],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="rmse",
-                  seed=seed, parallelism=parallelism, label="explicit", holdout=0.2)
+    result = tune(ratings, feedback="explicit", settings=replace(settings, holdout=0.2),
+                  blocks=size["blocks"], metric="rmse", label="explicit")
     out("cross-validated RMSE per grid point (per-user folds of 80% of each user's ratings):")
     for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} RMSE={point['rmse']:.4f}")
@@ -131,16 +132,16 @@ def _run_demo(
 
     # -- implicit: play counts, ROEM and precision@10 -------------------------------------
     out("\n== implicit feedback: play counts, the course's protocol (zero-filled) ==")
+    out(f"(every fit reads the play counts through ConfidenceWeighter(method={settings.weighting!r}): "
+        "spark_recs.settings.DEFAULTS.weighting)")
     plays, songs = synthetic_ratings(spark, kind="implicit", seed=seed + 1, **size["implicit"])
     plays = plays.withColumn("rating", F.col("rating").cast("double")).localCheckpoint()
     _stats("plays", plays, out)
     filled = ZeroFiller().transform(plays).localCheckpoint()
     out(f"with zeros: {filled.count():,} rows (every user x item)")
     train, test = train_test_split_per_user(filled, testFraction=0.2, seed=seed)
-    result = tune(train, feedback="implicit", ranks=size["ranks"], regParams=[1.0], alphas=size["alphas"],
-                  maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"], metric="roem", k=10,
-                  threshold=0.0, seed=seed, parallelism=parallelism, label="implicit", prepared=True,
-                  protocol="zero-filled")
+    result = tune(train, feedback="implicit", settings=settings, blocks=size["blocks"], metric="roem",
+                  label="implicit", prepared=True, protocol="zero-filled")
     out("cross-validated ROEM per grid point (lower is better; random is 0.5), each held-out row ranked "
         "among its user's rows of the zero-filled table:")
     for point in result.grid:
@@ -166,10 +167,8 @@ def _run_demo(
     # -- implicit, the field's protocol: rank all unseen items ---------------------------
     out("\n== implicit feedback: the field's protocol (each held-out item ranked among all the items "
         "its user did not play) ==")
-    result = tune(plays, feedback="implicit", ranks=size["ranks"], regParams=size["fullCatalogueRegParams"],
-                  alphas=size["alphas"], maxIter=size["maxIter"], folds=size["folds"], blocks=size["blocks"],
-                  metric="precision",
-                  k=10, seed=seed, parallelism=parallelism, label="full-catalogue", protocol="full-catalogue")
+    result = tune(plays, feedback="implicit", settings=settings, blocks=size["blocks"], metric="precision",
+                  label="full-catalogue", protocol="full-catalogue")
     out("cross-validated precision@10 per grid point (plays only, no zero-filled grid):")
     for point in result.grid:
         out(f"  rank={point['rank']:<3} regParam={point['regParam']:<5} alpha={point['alpha']:<5} "

@@ -54,8 +54,10 @@ from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.popularity import PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.recommendation import ImplicitALS
+from spark_recs.settings import DEFAULTS, Settings, settings_with
 from spark_recs.top_n import als_and_indexer
 from spark_recs.tuning import PerUserFolds, train_test_split_per_user
+from spark_recs.weighting import ConfidenceWeighter
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
@@ -94,6 +96,7 @@ __all__ = [
     "work_sizes",
     "tie_notes",
     "versus_baseline",
+    "weighting_stage",
 ]
 
 #: Kinds of feedback: stars as they are, play counts (zero-filled), or 1/0 above a threshold.
@@ -480,10 +483,10 @@ class TuneResult:
     baseline: Optional[Dict[str, float]] = None
     #: Whether the refit model beats the baseline on the holdout (:py:func:`versus_baseline`).
     versus: Optional["BaselineVerdict"] = None
-    #: What reproduces the run (:py:func:`tune`'s arguments): feedback, protocol, the grid's
-    #: ranks, regParams and alphas, maxIter, folds, metric, k, threshold, seed, holdout (the
-    #: held-out share; None under 'zero-filled'), blocks, parallelism.
-    settings: Dict[str, Any] = field(default_factory=dict)
+    #: The settings tuned with (grid, weighting, folds, holdout, seed, ...).
+    settings: Settings = DEFAULTS
+    #: With :py:attr:`settings`, what reproduces the run: feedback, protocol, metric, blocks.
+    run: Dict[str, Any] = field(default_factory=dict)
 
 
 #: The metrics the full-catalogue protocol reports on the holdout: name -> evaluator params.
@@ -628,22 +631,14 @@ def tune(
     df: DataFrame,
     *,
     feedback: str = "explicit",
-    ranks: Sequence[int] = (4, 8, 16),
-    regParams: Sequence[float] = (0.05, 0.2),
-    alphas: Sequence[float] = (10.0,),
-    maxIter: int = 10,
-    folds: int = 3,
+    settings: Optional[Settings] = None,
     metric: Optional[str] = None,
-    k: int = 10,
-    threshold: float = 0.0,
-    seed: int = 42,
-    parallelism: int = 2,
     label: str = "tune",
     prepared: bool = False,
     blocks: int = 4,
     progressStream: Optional[TextIO] = None,
     protocol: Optional[str] = None,
-    holdout: float = 0.25,
+    **deprecated: Any,
 ) -> TuneResult:
     """Cross-validate ALS over a grid on per-user folds and refit the best on all rows.
 
@@ -676,7 +671,9 @@ def tune(
     per-user fold (:py:class:`~spark_recs.PerUserFolds`), and ``CrossValidator(foldCol=...)``
     fits ALS (explicit) or :py:class:`~spark_recs.ImplicitALS` (implicit, binary) with
     ``coldStartStrategy='drop'`` at every grid point and fold, then once more on all rows with
-    the best params. Each fit is reported on ``progressStream``.
+    the best params. Each fit is reported on ``progressStream``. On implicit feedback every fit
+    reads the counts through :py:class:`~spark_recs.ConfidenceWeighter` (``settings.weighting``,
+    default 'log'); the evaluators read the raw counts.
 
     Parameters
     ----------
@@ -685,27 +682,14 @@ def tune(
     feedback : str, default 'explicit'
         One of :py:data:`FEEDBACKS`; the data are passed through :py:func:`prepare` unless
         ``prepared``.
-    ranks : sequence of int, default (4, 8, 16)
-        The grid's values of ALS's rank.
-    regParams : sequence of float, default (0.05, 0.2)
-        The grid's values of ALS's regParam.
-    alphas : sequence of float, default (10.0,)
-        The grid's values of ALS's alpha, implicit and binary feedback only.
-    maxIter : int, default 10
-        ALS's iterations per fit.
-    folds : int, default 3
-        Per-user folds (>= 2).
+    settings : :py:class:`~spark_recs.settings.Settings`, optional
+        The grid (ranks, regParams, alphas: implicit and binary only), the weighting (implicit
+        only), maxIter, folds, holdout (full-catalogue and held-out-ratings protocols: each
+        user's share of pairs held out for the final scores), k, threshold (binary only), seed
+        and parallelism; default :py:data:`~spark_recs.settings.DEFAULTS`.
     metric : str, optional
         See :py:func:`metric_evaluator`; default 'rmse' (explicit) or 'roem'. Explicit
         feedback takes 'rmse' or 'mae' only.
-    k : int, default 10
-        The k of the ranking metrics.
-    threshold : float, default 0.0
-        Binary feedback: rating > threshold is 1.
-    seed : int, default 42
-        Seed of the folds, CrossValidator and ALS.
-    parallelism : int, default 2
-        Models CrossValidator fits at once.
     label : str, default 'tune'
         The progress lines' label.
     prepared : bool, default False
@@ -718,9 +702,10 @@ def tune(
         'full-catalogue' (default for implicit and binary feedback) or 'zero-filled' (the
         course's); 'held-out-ratings', the only one for explicit feedback ('zero-filled', its
         0.1.0 label, is accepted for it with a DeprecationWarning until the next release).
-    holdout : float, default 0.25
-        Full-catalogue and held-out-ratings protocols: each user's share of pairs held out
-        for the final scores.
+    **deprecated
+        ``ranks``, ``regParams``, ``alphas``, ``maxIter``, ``folds``, ``k``, ``threshold``,
+        ``seed``, ``parallelism``, ``holdout``: the keywords before 0.2.0, which replace the
+        values of ``settings`` with a DeprecationWarning (they go in 0.3.0).
 
     Returns
     -------
@@ -752,8 +737,9 @@ def tune(
     >>> import io
     >>> from spark_recs import synthetic_ratings
     >>> ratings, _ = synthetic_ratings(spark, numUsers=20, numItems=30, numRatings=300, seed=1)
-    >>> result = tune(ratings, ranks=[2, 3], regParams=[0.1], maxIter=2, folds=2, blocks=1,
-    ...               progressStream=io.StringIO())
+    >>> from spark_recs.settings import Settings
+    >>> result = tune(ratings, settings=Settings(ranks=(2, 3), regParams=(0.1,), maxIter=2, folds=2),
+    ...               blocks=1, progressStream=io.StringIO())
     >>> result.metric, result.protocol, len(result.grid), sorted(result.best)
     ('rmse', 'held-out-ratings', 2, ['rank', 'regParam', 'rmse'])
     >>> sorted(result.holdout), sorted(result.baseline), type(result.versus.beats).__name__
@@ -765,6 +751,7 @@ def tune(
     >>> PipelineModel.load(temp_path + "/tuned").transform(ratings).count() > 0
     True
     """
+    s = settings_with("tune", settings, deprecated)
     if feedback not in FEEDBACKS:
         raise ValueError(f"tune: feedback must be one of {list(FEEDBACKS)}, found {feedback!r}")
     protocol = _protocol(feedback, protocol)
@@ -774,29 +761,26 @@ def tune(
             "it predicts held-out ratings (rmse, mae); for a ranking metric use feedback 'binary' (ratings "
             "above a threshold) or 'implicit' (ratings as confidence), scored by ranking every unseen item"
         )
-    check_grid_and_folds("tune", ranks, regParams, alphas if feedback != "explicit" else None, folds)
-    require_checkpointing("tune", SparkSession.active(), maxIter, 10)
-    evaluator, metric_name = metric_evaluator(feedback, metric, k)
-    settings: Dict[str, Any] = dict(
-        feedback=feedback, protocol=protocol, ranks=list(ranks), regParams=list(regParams),
-        alphas=list(alphas) if feedback != "explicit" else None, maxIter=maxIter, folds=folds,
-        metric=metric_name, k=k, threshold=threshold, seed=seed,
-        holdout=holdout if protocol != "zero-filled" else None, blocks=blocks, parallelism=parallelism,
-    )
+    folds, seed = s.folds, s.seed
+    check_grid_and_folds("tune", s.ranks, s.regParams, s.alphas if feedback != "explicit" else None, folds)
+    require_checkpointing("tune", SparkSession.active(), s.maxIter, 10)
+    evaluator, metric_name = metric_evaluator(feedback, metric, s.k)
+    weighting = s.weighting if feedback == "implicit" else "none"
+    run = dict(feedback=feedback, protocol=protocol, metric=metric_name, blocks=blocks)
     if protocol == "full-catalogue":
         return replace(_tune_full_catalogue(
-            df, feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter,
-            folds=folds, evaluator=evaluator, metric_name=metric_name, threshold=threshold, seed=seed,
-            parallelism=parallelism, label=label, prepared=prepared, blocks=blocks,
-            progressStream=progressStream, holdout=holdout,
-        ), settings=settings)
-    grid_size = len(list(ranks)) * len(list(regParams)) * (len(list(alphas)) if feedback != "explicit" else 1)
+            df, feedback=feedback, settings=s, weighting=weighting, evaluator=evaluator,
+            metric_name=metric_name, label=label, prepared=prepared, blocks=blocks,
+            progressStream=progressStream,
+        ), run=run)
+    grid_size = len(s.ranks) * len(s.regParams) * (len(s.alphas) if feedback != "explicit" else 1)
     cv_args: Dict[str, Any] = dict(
-        feedback=feedback, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, seed=seed,
-        blocks=blocks, evaluator=evaluator, folds=folds, parallelism=parallelism, metric_name=metric_name,
+        feedback=feedback, ranks=s.ranks, regParams=s.regParams, alphas=s.alphas, maxIter=s.maxIter,
+        seed=seed, blocks=blocks, evaluator=evaluator, folds=folds, parallelism=s.parallelism,
+        metric_name=metric_name, weighter=weighting_stage(weighting),
     )
     if protocol == "held-out-ratings":
-        split = split_holdout_and_folds(df, holdout=holdout, folds=folds, seed=seed)
+        split = split_holdout_and_folds(df, holdout=s.holdout, folds=folds, seed=seed)
         progress = Progress(grid_size * folds + 2, label, progressStream)
         tuned = _cross_validate_als(split.train, progress=progress, **cv_args)
         scores, baseline = rating_errors(tuned.model, split.train.drop("fold"), split.test)
@@ -807,9 +791,9 @@ def tune(
             best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(),
             feedback=feedback, folds=folds, protocol=protocol, holdout=scores, baseline=baseline,
             versus=versus_baseline(scores, baseline, {"rmse": False, "mae": False}, BIAS_BASELINE),
-            settings=settings,
+            settings=s, run=run,
         )
-    data = df if prepared else prepare(df, feedback, threshold)
+    data = df if prepared else prepare(df, feedback, s.threshold)
     # Ids are indexed once, before the folds, not refit in every fold: the vocabulary carries
     # no rating, so fitting it on all rows leaks nothing, and an item seen only in a validation
     # fold still has no ALS factor there (coldStartStrategy drops it, as before).
@@ -823,7 +807,7 @@ def tune(
     return TuneResult(
         model=PipelineModel(stages=[indexer, tuned.model]), grid=tuned.points, metric=metric_name,
         best=tuned.best, evaluator=evaluator, larger_is_better=evaluator.isLargerBetter(), feedback=feedback,
-        folds=folds, settings=settings,
+        folds=folds, settings=s, run=run,
     )
 
 
@@ -859,14 +843,16 @@ class _TunedALS(NamedTuple):
 def _cross_validate_als(
     data: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
     alphas: Sequence[float], maxIter: int, seed: int, blocks: int, evaluator: Evaluator, folds: int,
-    parallelism: int, metric_name: str, progress: Progress,
+    parallelism: int, metric_name: str, progress: Progress, weighter: Optional[ConfidenceWeighter] = None,
 ) -> _TunedALS:
     """CrossValidator over ALS (explicit) or ImplicitALS with ``coldStartStrategy='drop'`` on
     the ``fold`` column of ``data`` (indexed ids ``user_idx``, ``item_idx``), ranks x regParams
-    (x alphas unless explicit); CrossValidator refits the best point on all of ``data``."""
+    (x alphas unless explicit), every fit reading its ratings through ``weighter`` if given;
+    CrossValidator refits the best point on all of ``data``. The model returned is the ALS
+    model alone (the weighter acts on fits; transform and recommend need no counts)."""
     common: Dict[str, Any] = dict(
-        userCol="user_idx", itemCol="item_idx", ratingCol="rating", maxIter=maxIter, seed=seed,
-        coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
+        userCol="user_idx", itemCol="item_idx", ratingCol=weighter.getOutputCol() if weighter else "rating",
+        maxIter=maxIter, seed=seed, coldStartStrategy="drop", numUserBlocks=blocks, numItemBlocks=blocks,
     )
     als = ALS(**common) if feedback == "explicit" else ImplicitALS(**common)
     builder = ParamGridBuilder().addGrid(als.rank, list(ranks)).addGrid(als.regParam, list(regParams))
@@ -874,8 +860,9 @@ def _cross_validate_als(
         builder = builder.addGrid(als.alpha, list(alphas))
     grid = builder.build()
     cv = CrossValidator(
-        estimator=reporting_pipeline([als], progress), estimatorParamMaps=grid, evaluator=evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([weighter, als] if weighter else [als], progress),
+        estimatorParamMaps=grid, evaluator=evaluator, numFolds=folds, foldCol="fold",
+        parallelism=parallelism, seed=seed,
     )
     cv_model = cv.fit(data)
     points = [{**{p.name: v for p, v in params.items()}, metric_name: float(value)}
@@ -929,6 +916,15 @@ def rating_errors(model: Any, train: DataFrame, test: DataFrame) -> Tuple[Dict[s
                          f"({test.count()} held out): too few ratings per user or item for a holdout")
     return ({"rmse": row["rmse_prediction"], "mae": row["mae_prediction"]},
             {"rmse": row["rmse_baseline"], "mae": row["mae_baseline"]})
+
+
+def weighting_stage(weighting: str) -> Optional[ConfidenceWeighter]:
+    """The :py:class:`~spark_recs.ConfidenceWeighter` that every implicit fit of the workflow
+    reads its ratings through (column ``weight``, from ``rating`` of the indexed ids), or None
+    for 'none' (ALS reads ``rating`` itself)."""
+    if weighting == "none":
+        return None
+    return ConfidenceWeighter(method=weighting, outputCol="weight", **INDEXED_COLUMNS)
 
 
 #: The indexed id columns of the full-catalogue workflow (IdIndexer's outputs).
@@ -1012,6 +1008,13 @@ class TunedRanker(NamedTuple):
     best_index: int
     #: The best point refit on all training rows.
     model: UnseenItemRankerModel
+    #: What every fit read its ratings through (None: the counts as they are).
+    weighter: Optional[ConfidenceWeighter] = None
+
+    def refit(self, df: DataFrame) -> UnseenItemRankerModel:
+        """The best point fitted on ``df`` (its counts weighted as in the cross-validation)."""
+        data = self.weighter.transform(df) if self.weighter is not None else df
+        return self.estimator.copy(self.grid[self.best_index]).fit(data)
 
     def points(self, metric_name: str) -> List[Dict[str, Any]]:
         """The grid as dicts of param name to value, each with its average metric."""
@@ -1022,12 +1025,14 @@ class TunedRanker(NamedTuple):
 def cross_validate_ranker(
     train: DataFrame, *, ranks: Sequence[int], regParams: Sequence[float], alphas: Sequence[float],
     maxIter: int, blocks: int, seed: int, evaluator: Evaluator, folds: int, parallelism: int,
-    progress: Progress,
+    progress: Progress, weighting: str = "none",
 ) -> TunedRanker:
     """Cross-validate implicit :py:class:`~spark_recs.UnseenItemRanker` over ranks x regParams x
     alphas on the ``fold`` column (0 .. ``folds`` - 1) of ``train`` (from
     :py:func:`split_holdout_and_folds`), with ``evaluator`` reading the ranker's ``rank``
-    column (the full-catalogue protocol), and refit the best point on all of ``train``.
+    column (the full-catalogue protocol), and refit the best point on all of ``train``. With a
+    ``weighting`` other than 'none' every fit reads its ratings through a
+    :py:class:`~spark_recs.ConfidenceWeighter` of that method (:py:func:`weighting_stage`).
 
     Spark jobs: per grid point and fold an ALS fit (``maxIter`` iterations), the ranker's
     seen-items job and one evaluation; then the best point's fit on all of ``train``. Each
@@ -1038,8 +1043,10 @@ def cross_validate_ranker(
     ValueError
         What ALS, the ranker and the evaluator raise.
     """
-    ranker = UnseenItemRanker(**INDEXED_COLUMNS, ratingCol="rating", maxIter=maxIter, seed=seed,
-                              numUserBlocks=blocks, numItemBlocks=blocks, implicitPrefs=True)
+    weighter = weighting_stage(weighting)
+    ranker = UnseenItemRanker(**INDEXED_COLUMNS, ratingCol=weighter.getOutputCol() if weighter else "rating",
+                              maxIter=maxIter, seed=seed, numUserBlocks=blocks, numItemBlocks=blocks,
+                              implicitPrefs=True)
     grid = (
         ParamGridBuilder()
         .addGrid(ranker.rank, list(ranks))
@@ -1048,14 +1055,15 @@ def cross_validate_ranker(
         .build()
     )
     cv = CrossValidator(
-        estimator=reporting_pipeline([ranker], progress), estimatorParamMaps=grid, evaluator=evaluator,
-        numFolds=folds, foldCol="fold", parallelism=parallelism, seed=seed,
+        estimator=reporting_pipeline([weighter, ranker] if weighter else [ranker], progress),
+        estimatorParamMaps=grid, evaluator=evaluator, numFolds=folds, foldCol="fold", parallelism=parallelism,
+        seed=seed,
     )
     cv_model = cv.fit(train)
     sign = 1 if evaluator.isLargerBetter() else -1
     best_index = max(range(len(grid)), key=lambda i: cv_model.avgMetrics[i] * sign)
     best = cast(UnseenItemRankerModel, cast(PipelineModel, cv_model.bestModel).stages[-1])
-    return TunedRanker(ranker, grid, list(cv_model.avgMetrics), best_index, best)
+    return TunedRanker(ranker, grid, list(cv_model.avgMetrics), best_index, best, weighter)
 
 
 def most_popular(train: DataFrame) -> UnseenItemRankerModel:
@@ -1067,20 +1075,19 @@ def most_popular(train: DataFrame) -> UnseenItemRankerModel:
 
 
 def _tune_full_catalogue(
-    df: DataFrame, *, feedback: str, ranks: Sequence[int], regParams: Sequence[float],
-    alphas: Sequence[float], maxIter: int, folds: int, evaluator: Evaluator, metric_name: str,
-    threshold: float, seed: int, parallelism: int, label: str, prepared: bool, blocks: int,
-    progressStream: Optional[TextIO], holdout: float,
+    df: DataFrame, *, feedback: str, settings: Settings, weighting: str, evaluator: Evaluator,
+    metric_name: str, label: str, prepared: bool, blocks: int, progressStream: Optional[TextIO],
 ) -> TuneResult:
     """:py:func:`tune` under the full-catalogue protocol (see there)."""
-    data = df.where(column("rating") > 0) if prepared else positives(df, feedback, threshold)
-    split = split_holdout_and_folds(data, holdout=holdout, folds=folds, seed=seed)
+    s = settings
+    data = df.where(column("rating") > 0) if prepared else positives(df, feedback, s.threshold)
+    split = split_holdout_and_folds(data, holdout=s.holdout, folds=s.folds, seed=s.seed)
     ranked_evaluator = evaluator.copy({evaluator.getParam("rankCol"): "rank"})
-    progress = Progress(len(list(ranks)) * len(list(regParams)) * len(list(alphas)) * folds + 2, label,
-                        progressStream)
+    progress = Progress(s.grid_size() * s.folds + 2, label, progressStream)
     tuned = cross_validate_ranker(
-        split.train, ranks=ranks, regParams=regParams, alphas=alphas, maxIter=maxIter, blocks=blocks,
-        seed=seed,        evaluator=ranked_evaluator, folds=folds, parallelism=parallelism, progress=progress,
+        split.train, ranks=s.ranks, regParams=s.regParams, alphas=s.alphas, maxIter=s.maxIter, blocks=blocks,
+        seed=s.seed, evaluator=ranked_evaluator, folds=s.folds, parallelism=s.parallelism, progress=progress,
+        weighting=weighting,
     )
     points = tuned.points(metric_name)
     # the selection metric on the holdout too, where HOLDOUT_METRICS lacks it (another k)
@@ -1088,15 +1095,15 @@ def _tune_full_catalogue(
         metric_name: (evaluator.getOrDefault("metricName"), evaluator.getOrDefault("k"))}
     scores = evaluate_holdout(tuned.model, split.test, extra)
     baseline = evaluate_holdout(most_popular(split.train), split.test, extra)
-    final = tuned.estimator.copy(tuned.grid[tuned.best_index]).fit(split.indexed)  # best point, every row
+    final = tuned.refit(split.indexed)  # best point, every row
     progress.tick("(refit on all interactions)")
     criteria = {metric_name: evaluator.isLargerBetter(), BEATS_METRIC: True}
     return TuneResult(
         model=PipelineModel(stages=[split.indexer, final]), grid=points, metric=metric_name,
         best=points[tuned.best_index], evaluator=ranked_evaluator,
         larger_is_better=evaluator.isLargerBetter(),
-        feedback=feedback, folds=folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
-        versus=versus_baseline(scores, baseline, criteria, "most-popular"),
+        feedback=feedback, folds=s.folds, protocol="full-catalogue", holdout=scores, baseline=baseline,
+        versus=versus_baseline(scores, baseline, criteria, "most-popular"), settings=s,
     )
 
 
@@ -1112,7 +1119,7 @@ class TuneOutputs(NamedTuple):
     rated: Optional[str]
     #: Items with titles, Parquet (``<out>/items``).
     items: Optional[str]
-    #: ``metrics.json``: metric, larger_is_better, best, grid, feedback, folds.
+    #: ``metrics.json``: metric, larger_is_better, best, grid, feedback, folds, protocol, settings.
     metrics: Optional[str]
     #: ``grid.csv``: one row per grid point.
     grid_csv: Optional[str]
@@ -1160,9 +1167,9 @@ def write_tune_outputs(
     -----
     ``metrics.json`` holds the metric, its direction, every grid point, the best, the
     protocol, the holdout and baseline scores (full-catalogue) and under ``run`` what
-    reproduces the run: :py:attr:`TuneResult.settings`, the data's sizes (``rows`` of
-    ``rated``, ``users`` and ``items`` the model's indexer knows) and the versions of
-    spark-recs, PySpark, Spark (the session's) and Python.
+    reproduces the run: :py:attr:`TuneResult.settings` and :py:attr:`TuneResult.run`, the
+    data's sizes (``rows`` of ``rated``, ``users`` and ``items`` the model's indexer knows) and
+    the versions of spark-recs, PySpark, Spark (the session's) and Python.
 
     Spark jobs: the model's save, one job writing the distinct rated pairs, one counting
     ``rated``'s rows, and one writing ``items``. ``out`` is a local directory for the JSON,
@@ -1181,13 +1188,15 @@ def write_tune_outputs(
     metrics: Dict[str, Any] = {
         "metric": result.metric, "larger_is_better": result.larger_is_better, "best": result.best,
         "grid": result.grid, "feedback": result.feedback, "folds": result.folds, "protocol": result.protocol,
+        "settings": result.settings.as_dict(),
     }
     if result.holdout is not None:
         metrics["holdout"] = result.holdout
         metrics["baseline"] = result.baseline
     if result.versus is not None:
         metrics.update(result.versus.as_json())
-    metrics["run"] = {**result.settings, "data": _data_sizes(rated, indexer), "versions": _versions(rated)}
+    metrics["run"] = {**result.settings.as_dict(), **result.run, "data": _data_sizes(rated, indexer),
+                      "versions": _versions(rated)}
     metrics_path = os.path.join(out, "metrics.json")
     with open(metrics_path, "w") as fh:
         json.dump(metrics, fh, indent=2)

@@ -260,3 +260,30 @@ def bias_baseline(users, items, ratings, reg_u=15.0, reg_i=10.0, n_epochs=10):
         for u, rows in by_user.items():
             bu[u] = sum(r[j] - mu - bi[items[j]] for j in rows) / (reg_u + len(rows))
     return mu, bu, bi
+
+def log_weight(counts, epsilon=1.0):
+    """Hu, Koren & Volinsky 2008 (section 4, eq. 6) less its ``1 + alpha *``: log(1 + r / epsilon)."""
+    return np.log1p(np.asarray(counts, dtype=float) / epsilon)
+
+
+def bm25_weight(users, items, counts, k1=100.0, b=0.8):
+    """implicit's ``bm25_weight`` (benfred/implicit, implicit/nearest_neighbours.py) on rows
+    (user, item, count), users as documents and items as terms, one user and item at a time:
+    idf_i = log(N) - log1p(n_i), norm_u = (1 - b) + b R_u / mean(R), w = r (k1 + 1) / (k1 norm_u
+    + r) idf_i, with N the distinct users, n_i the rows of item i with r > 0, R_u user u's sum.
+    A count of 0 gives 0 (no stored entry in implicit's sparse matrix)."""
+    r = np.asarray(counts, dtype=float)
+    user_ids = sorted(set(users))
+    n_users = len(user_ids)
+    row_sum = {u: r[[i for i, x in enumerate(users) if x == u]].sum() for u in user_ids}
+    mean_sum = sum(row_sum.values()) / n_users
+    holders = {i: sum(1 for x, c in zip(items, r) if x == i and c > 0) for i in set(items)}
+    out = []
+    for u, i, c in zip(users, items, r):
+        if c == 0:
+            out.append(0.0)
+            continue
+        idf = math.log(n_users) - math.log1p(holders[i])
+        norm = (1.0 - b) + b * row_sum[u] / mean_sum
+        out.append(c * (k1 + 1.0) / (k1 * norm + c) * idf)
+    return np.asarray(out)

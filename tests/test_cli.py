@@ -44,13 +44,17 @@ def test_tune_then_recommend(capsys, plays_csv, tmp_path):
     code, out, err = run(capsys, "tune", "--input", plays_csv, "--user-col", "listener", "--item-col", "track",
                          "--rating-col", "count", "--feedback", "implicit", "--ranks", "2,4", "--reg-params", "0.1",
                          "--alphas", "5", "--max-iter", "3", "--folds", "2", "--metric", "precision", "--k", "5",
-                         "--out", out_dir)
+                         "--weighting", "bm25", "--out", out_dir)
     assert code == 0, err
     assert json.loads(out)["metric"] == "precisionAtK@5"
     assert "fit 6/6" in err and "left" in err  # 2 grid points x 2 folds, the refit on train, on all
     assert "fit 1/6 (rank=" in err  # the ranker's fits name their rank
     metrics = json.load(open(os.path.join(out_dir, "metrics.json")))
     assert len(metrics["grid"]) == 2 and metrics["larger_is_better"] is True
+    # what reproduces the run: every setting, the options given and the defaults of the others
+    assert metrics["settings"] == {"ranks": [2, 4], "regParams": [0.1], "alphas": [5.0], "weighting": "bm25",
+                                   "maxIter": 3, "folds": 2, "holdout": 0.25, "k": 5, "seed": 42,
+                                   "threshold": 0.0, "parallelism": 2}
     # implicit feedback: the full-catalogue protocol, the holdout against most-popular
     assert metrics["protocol"] == "full-catalogue"
     for name in ("precisionAtK@10", "recallAtK@10", "ndcgAtK@10", "meanAveragePrecision", "roem"):
@@ -209,6 +213,20 @@ def test_stats_reports_the_sparsity_of_the_interactions(capsys, tmp_path):
 
 
 @pytest.mark.end_to_end
+@pytest.mark.parametrize("command", ["tune", "compare"])
+def test_help_prints_the_settings_defaults(capsys, command):
+    from spark_recs.settings import DEFAULTS
+
+    assert main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert DEFAULTS.ranks == (16, 32) and DEFAULTS.alphas == (1.0, 5.0) and DEFAULTS.weighting == "log"
+    for shown in ("ALS ranks (default 16,32)", "ALS regParams (default 0.1)", "(default 1,5)",
+                  "--weighting {none,log,bm25}", "or r itself (default log)", "per fit (default 10)",
+                  "folds (default 2)", "(default 0.25)", "(default 42)", "at once (default 2)"):
+        assert shown in text, shown
+    assert ("k of precision/recall/ndcg (default 10)" in text) == (command == "tune")
+
+
 def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch):
     import spark_recs.demo as demo
 

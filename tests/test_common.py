@@ -23,6 +23,7 @@ from pyspark.testing import assertDataFrameEqual
 import spark_recs
 from spark_recs import (
     BinaryRater,
+    ConfidenceWeighter,
     IdIndexer,
     IdIndexerModel,
     ImplicitALS,
@@ -91,6 +92,7 @@ SAMPLES = {
                            orderType="valueAsc"), "named"),
     ZeroFiller: Sample(dict(strategy="sample", numZeros=2.0, numZerosMode="perUser", maxRows=1000), "train"),
     BinaryRater: Sample(dict(outputCol="liked", threshold=1.5), "train"),
+    ConfidenceWeighter: Sample(dict(method="bm25", k1=1.5, b=0.5, outputCol="w"), "train"),
     PerUserFolds: Sample(dict(numFolds=2, seed=7), "train"),
     UserFolds: Sample(dict(numFolds=2, seed=7, foldCol="f"), "train"),
     ImplicitALS: Sample(dict(ALS_SMALL, alpha=2.0), "train"),

@@ -149,12 +149,16 @@ def test_compare_command_on_play_counts_has_no_explicit_recipe(capsys, monkeypat
     calls = []
     monkeypatch.setattr(spark_recs.comparison, "compare", lambda df, **kw: (calls.append((df.columns, kw)), result)[1])
     code = main(["compare", "--feedback", "implicit", "--users", "40", "--items", "100", "--ratings", "300",
-                 "--ranks", "4", "--reg-params", "0.1", "--alphas", "1", "--max-iter", "3", "--blocks", "1"])
+                 "--ranks", "4", "--reg-params", "0.1", "--alphas", "1", "--max-iter", "3", "--blocks", "1",
+                 "--weighting", "bm25"])
     printed, err = capsys.readouterr()
     assert code == 0, err
     (columns, kw), = calls
     assert columns == ["user", "item", "rating"] and kw["explicit"] is False
-    assert (kw["ranks"], kw["regParams"], kw["alphas"], kw["maxIter"], kw["blocks"]) == ([4], [0.1], [1.0], 3, 1)
+    settings = kw["settings"]
+    assert (settings.ranks, settings.regParams, settings.alphas, settings.maxIter, kw["blocks"]) == ((4,), (0.1,),
+                                                                                                  (1.0,), 3, 1)
+    assert (settings.weighting, settings.folds, settings.holdout, settings.seed) == ("bm25", 2, 0.25, 42)
     assert [line.split()[0] for line in printed.strip().splitlines()[1:-1]] == ["most-popular", "ALS"]
     assert "most-popular on the holdout" in printed.strip().splitlines()[-1]
     assert "explicit" not in printed

@@ -220,3 +220,40 @@ def test_full_catalogue_tune_says_whether_it_beats_most_popular(spark, tmp_path,
     assert f"precisionAtK@10 {result.holdout['precisionAtK@10']:.4f} vs {result.baseline['precisionAtK@10']:.4f}" in line
     metrics = json.load(open(write_tune_outputs(str(tmp_path), result, plays).metrics))
     assert metrics["beatsBaseline"] is beats and metrics["baselineComparison"]["metrics"] == verdict.figures
+
+# --- the settings tune, compare and the demo share ------------------------------------------
+
+
+def test_settings_defaults_and_values():
+    from dataclasses import FrozenInstanceError, replace
+
+    from spark_recs.settings import DEFAULTS, Settings
+
+    assert DEFAULTS == Settings()
+    assert (DEFAULTS.ranks, DEFAULTS.regParams, DEFAULTS.alphas, DEFAULTS.weighting) == ((16, 32), (0.1,), (1.0, 5.0),
+                                                                                         "log")
+    assert (DEFAULTS.maxIter, DEFAULTS.folds, DEFAULTS.holdout, DEFAULTS.k, DEFAULTS.seed) == (10, 2, 0.25, 10, 42)
+    given = Settings(ranks=[4, 8], alphas=[2], regParams=(1,))
+    assert (given.ranks, given.alphas, given.regParams, given.grid_size()) == ((4, 8), (2.0,), (1.0,), 2)
+    assert isinstance(given.alphas[0], float) and hash(given) == hash(Settings(ranks=(4, 8), alphas=(2.0,),
+                                                                               regParams=(1.0,)))
+    with pytest.raises(FrozenInstanceError):
+        given.folds = 3
+    assert replace(DEFAULTS, folds=3).as_dict() == {**DEFAULTS.as_dict(), "folds": 3}
+    assert DEFAULTS.as_dict()["ranks"] == [16, 32]
+    with pytest.raises(ValueError, match=r"^Settings: weighting must be one of \['none', 'log', 'bm25'\], "
+                                         r"found 'sqrt'$"):
+        Settings(weighting="sqrt")
+
+
+def test_the_old_keywords_still_work_with_a_deprecation_warning():
+    from spark_recs.settings import DEFAULTS, Settings, settings_with
+
+    with pytest.warns(DeprecationWarning, match=r"^tune: the keywords \['alphas', 'folds'\] are deprecated since "
+                                                r"0.2.0 and go in 0.3.0; pass settings=Settings\(...\)"):
+        got = settings_with("tune", None, {"alphas": [10.0], "folds": 3, "seed": None})
+    assert got == Settings(alphas=(10.0,), folds=3)
+    base = Settings(ranks=(2,))
+    assert settings_with("compare", base, {}) is base and settings_with("compare", None, {}) is DEFAULTS
+    with pytest.raises(TypeError, match=r"^tune\(\) got unexpected keyword arguments \['rank', 'weighting'\]$"):
+        settings_with("tune", None, {"rank": 4, "weighting": "log"})
