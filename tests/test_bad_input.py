@@ -8,6 +8,7 @@ message names and the "column" its field; the command line prints it as one line
 the documented result (``Works``: the row's action returns what the table expects).
 """
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 
 from spark_recs import (
     BinaryRater,
+    ConfidenceWeighter,
     IdIndexer,
     ImplicitALS,
     PerUserFolds,
@@ -86,6 +88,18 @@ class Exits:
     quoted: bool = True
 
     pattern = Raises.pattern
+
+
+@dataclass(frozen=True)
+class RefusesOption:
+    """The action returns the argv of a ``spark-recs`` command whose option value is refused
+    before any Spark work: one line ``spark-recs: error: OPTION ... FOUND``, exit code 2."""
+
+    option: str
+    found: str
+
+    def pattern(self) -> str:
+        return rf"^{re.escape(self.option)} (?=.*{re.escape(self.found)})"
 
 
 @dataclass(frozen=True)
@@ -235,6 +249,18 @@ CASES = [
                  Raises(ValueError, "BinaryRater", "inputCol", "rating", "1 null and 1 NaN"), id="binary-null-and-nan"),
     pytest.param(lambda c: BinaryRater(threshold=NAN).transform(c.df([("u", "a", 1.0)])),
                  Raises(ValueError, "BinaryRater", "threshold", "rating", "must not be NaN"), id="binary-threshold-nan"),
+    pytest.param(lambda c: ConfidenceWeighter().transform(c.df([("u", "a", 3.0), ("u", "b", -1.0)])),
+                 Raises(ValueError, "ConfidenceWeighter", "inputCol", "rating", "1 negative values"), id="weighter-negative-count"),
+    pytest.param(lambda c: ConfidenceWeighter(method="bm25").transform(c.df([("u", "a", None), ("u", "b", NAN)])),
+                 Raises(ValueError, "ConfidenceWeighter", "inputCol", "rating", "1 null and 1 NaN"), id="weighter-null-and-nan"),
+    pytest.param(lambda c: ConfidenceWeighter(alpha=0.0).transform(c.df([("u", "a", 3.0)])),
+                 Raises(ValueError, "ConfidenceWeighter", "alpha", "rating", "finite number > 0, found 0.0"), id="weighter-alpha-zero"),
+    pytest.param(lambda c: ConfidenceWeighter(method="bm25", userCol="listener").transform(c.df([("u", "a", 3.0)])),
+                 Raises(ValueError, "ConfidenceWeighter", "userCol", "listener", "not in"), id="weighter-bm25-missing-user-col"),
+    pytest.param(lambda c: ConfidenceWeighter(inputCol="user").transform(c.df([("u", "a", 3.0)])),
+                 Raises(TypeError, "ConfidenceWeighter", "inputCol", "user", "must be numeric"), id="weighter-text-counts"),
+    pytest.param(lambda c: rows(ConfidenceWeighter(outputCol="rating").transform(c.df([("u", "a", 0.0), ("u", "b", 3.0)])), "rating"),
+                 Works("a count of 0 stays 0 (an unobserved pair); outputCol may replace inputCol", [(0.0,), (math.log1p(3.0),)]), id="weighter-zero-stays-zero"),
     pytest.param(lambda c: BinaryRater(outputCol="item").transform(c.df([("u", "a", 1.0)])),
                  Raises(ValueError, "BinaryRater", "outputCol", "item", "already exists"), id="binary-output-exists"),
     pytest.param(lambda c: rows(BinaryRater().transform(c.df([("u", "a", -3.0), ("u", "b", 0.0), ("u", "c", 2.0)])), "item", "binary"),
@@ -401,7 +427,9 @@ CASES = [
                  Exits(stage="load_taste_profile", param="triplets file", column="plays", found="negative"), id="cli-stats-negative-plays"),
     pytest.param(lambda c: ["tune", "--input", c.file("cli5.csv", "user,item,rating\nu,a,1\n"), "--feedback", "binary",
                             "--threshold", "nan", "--out", str(c.tmp / "out5")],
-                 Exits(stage="BinaryRater", param="threshold", column="rating", found="must not be NaN"), id="cli-tune-threshold-nan"),
+                 RefusesOption("--threshold", "must be a finite number, found nan"), id="cli-tune-threshold-nan"),
+    pytest.param(lambda c: ["tune", "--input", c.file("cli6.csv", "user,item,rating\nu,a,1\n"), "--k", "0", "--out", str(c.tmp / "out6")],
+                 RefusesOption("--k", "found 0"), id="cli-tune-k-zero"),
     pytest.param(lambda c: ["recommend", "--model", str(c.tmp / "model"), "--users", "zed", "--keep-rated"],
                  Exits(stage="recommend_for_users", param="userCol", column="user", found=r"\['zed'\] are not known"), id="cli-recommend-unknown-user"),
 ]
@@ -411,7 +439,7 @@ CASES = [
 def test_bad_input(ctx, capsys, action, expect):
     if isinstance(expect, Works):
         assert action(ctx) == expect.expected, expect.rule
-    elif isinstance(expect, Exits):
+    elif isinstance(expect, (Exits, RefusesOption)):
         argv = action(ctx)
         capsys.readouterr()
         assert main(argv) == 2
@@ -438,6 +466,7 @@ def test_the_table_covers_every_public_name_and_command():
         "__version__", "synthetic_ratings", "download_movielens", "WorkerEnvironmentError", "AllRowsRelevantWarning"
     }
     assert names <= stages | {"IdIndexerModel"} and "IdIndexerModel" in stages
-    commands = {case.values[0].__code__.co_consts for case in CASES if isinstance(case.values[1], Exits)}
+    commands = {case.values[0].__code__.co_consts for case in CASES
+                if isinstance(case.values[1], (Exits, RefusesOption))}
     assert {"stats", "tune", "recommend"} <= {c for consts in commands for c in consts}
     assert len(CASES) >= 40 and sum(isinstance(e, Works) for e in expects) >= 10

@@ -179,7 +179,7 @@ def test_help_gives_every_option_its_text_and_default():
             text = formatter._expand_help(action)
             assert "default" in text or "required" in text, f"{name} {action.option_strings}: {text!r}"
     tune_help = commands["tune"].format_help()
-    for expected in ("--seed SEED", "(default: 42)", "--ranks RANKS", "(default: 4,8,16)", "--max-iter", "--folds",
+    for expected in ("--seed SEED", "(default: 42)", "--ranks RANKS", "(default: 16,32)", "--max-iter", "--folds",
                      "--feedback", "(default: explicit)", "--reg-params"):
         assert expected in tune_help, expected
     recommend_help = commands["recommend"].format_help()
@@ -220,11 +220,11 @@ def test_help_prints_the_settings_defaults(capsys, command):
     assert main([command, "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert DEFAULTS.ranks == (16, 32) and DEFAULTS.alphas == (1.0, 5.0) and DEFAULTS.weighting == "log"
-    for shown in ("ALS ranks (default 16,32)", "ALS regParams (default 0.1)", "(default 1,5)",
-                  "--weighting {none,log,bm25}", "or r itself (default log)", "per fit (default 10)",
-                  "folds (default 2)", "(default 0.25)", "(default 42)", "at once (default 2)"):
+    for shown in ("ALS ranks (default: 16,32)", "ALS regParams (default: 0.1)", "(default: 1,5)",
+                  "--weighting {none,log,bm25}", "or r itself (default: log)", "per fit (default: 10)",
+                  "folds (default: 2)", "(default: 0.25)", "(default: 42)", "at once (default: 2)"):
         assert shown in text, shown
-    assert ("k of precision/recall/ndcg (default 10)" in text) == (command == "tune")
+    assert ("k of precision/recall/ndcg (default: 10)" in text) == (command == "tune")
 
 
 def test_demo_keeps_shuffle_partitions_the_user_sets(spark_session, monkeypatch):

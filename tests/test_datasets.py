@@ -607,8 +607,10 @@ def test_interaction_stats_expected(spark):
         "rows_per_user": {"min": 1, "mean": 2.0, "max": 3},
         "rows_per_item": {"min": 1, "mean": 2.0, "max": 4},
         "rating": {"min": 1.0, "mean": pytest.approx(18 / 6), "max": 5.0},
+        "interactions": 6,
+        "interaction_sparsity": pytest.approx(1 - 6 / 9),
     }
-    assert "rating" not in interaction_stats(df)
+    assert not {"rating", "interactions", "interaction_sparsity"} & set(interaction_stats(df))
 
 
 def test_interaction_stats_against_python(spark):
@@ -618,6 +620,7 @@ def test_interaction_stats_against_python(spark):
     df = spark.createDataFrame(rows, "u long, i string, r double").repartition(3)
     by_user, by_item = Counter(r[0] for r in rows), Counter(r[1] for r in rows)
     ratings = [r[2] for r in rows if r[2] is not None]
+    played = sum(1 for r in ratings if r != 0)
     stats = interaction_stats(df, userCol="u", itemCol="i", ratingCol="r")
     assert stats == {
         "rows": 700,
@@ -629,6 +632,8 @@ def test_interaction_stats_against_python(spark):
         "rows_per_item": {"min": min(by_item.values()), "mean": pytest.approx(700 / len(by_item)),
                           "max": max(by_item.values())},
         "rating": {"min": min(ratings), "mean": pytest.approx(sum(ratings) / len(ratings)), "max": max(ratings)},
+        "interactions": played,
+        "interaction_sparsity": pytest.approx(1 - played / (len(by_user) * len(by_item))),
     }
 
 
