@@ -31,6 +31,7 @@ from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.popularity import PopularityModel, PopularityRecommender
 from spark_recs.ranking import UnseenItemRanker, UnseenItemRankerModel
 from spark_recs.recommendation import ImplicitALS
+from spark_recs.similar import similar_items, similar_users
 from spark_recs.time_splits import (
     UserFolds,
     cold_user_split,
@@ -73,6 +74,8 @@ __all__ = [
     "load_movielens_100k",
     "load_taste_profile",
     "recommend_for_users",
+    "similar_items",
+    "similar_users",
     "synthetic_ratings",
     "time_ratio_split_per_user",
     "time_split",

@@ -1,4 +1,4 @@
-"""The ``spark-recs`` command: demo, stats, tune, compare and recommend.
+"""The ``spark-recs`` command: demo, stats, tune, compare, recommend and similar.
 
 Every command builds one SparkSession (``--master`` and ``--conf KEY=VALUE`` pass through; under
 spark-submit the submitted settings apply; ``--remote URL`` makes it a Spark Connect session,
@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tupl
 from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.datasets import SYNTHETIC_SETTINGS
 from spark_recs.settings import DEFAULTS, Settings
+from spark_recs.similar import SIMILARITY_METRICS
 from spark_recs.weighting import WEIGHTING_METHODS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
@@ -343,29 +344,82 @@ def _with_id_types(df: Any, option: str, types: Dict[str, Any]) -> Any:
     return df
 
 
-def cmd_recommend(args: argparse.Namespace) -> int:
+def _saved_model(args: argparse.Namespace, spark: Any) -> Tuple[Any, Any, Tuple[Any, Any], Tuple[str, str]]:
+    """--model's pipeline, where tune's outputs lie beside it, the model's (user, item) id types
+    and its (user, item) column names: the user's, which tune saves its indexer reading."""
     from pyspark.ml import PipelineModel
-    from pyspark.sql.types import IntegralType
 
-    from spark_recs import recommend_for_users
-    from spark_recs.top_n import all_users, als_and_indexer
+    from spark_recs.top_n import als_and_indexer, original_ids
 
-    if args.all == bool(args.users):
-        raise UsageError("recommend needs --users ID,ID,... or --all (with --out DIR)")
-    if args.all and not args.out:
-        raise UsageError("--all writes every user's top-N to a directory: pass --out DIR")
-    spark = _spark(args, "recommend")
     if not os.path.exists(args.model):
         raise UsageError(f"--model {args.model}: no such directory")
     found = locate_tune_outputs(args.model)
     model = PipelineModel.load(found.model)
-    user_type, item_type = id_types(model)
-    als, indexer = als_and_indexer(model)
-    # the model's own column names: the user's (tune saves its indexer reading them)
-    user_col, item_col = als.getUserCol(), als.getItemCol()
-    if indexer is not None:
-        user_col = indexer.vocabularyOf(user_col)[0] if user_col in indexer.outputColumns else user_col
-        item_col = indexer.vocabularyOf(item_col)[0] if item_col in indexer.outputColumns else item_col
+    (user_col, _), (item_col, _) = original_ids(*als_and_indexer(model))
+    return model, found, id_types(model), (user_col, item_col)
+
+
+def _titles(args: argparse.Namespace, spark: Any, found: Any, item_col: str, item_type: Any) -> Any:
+    """--titles (or the titles tune saved beside the model) as (item_col, --title-col), or None."""
+    titles_path = args.titles or found.items
+    if not titles_path:
+        return None
+    titles = _read_table(spark, "--titles", titles_path, args.titles_sep)
+    source = args.title_item_col or item_col
+    if source not in titles.columns or args.title_col not in titles.columns:
+        if not args.titles:  # saved by an older tune, under other names: go without titles
+            print(f"spark-recs: note: the titles beside the model ({titles_path}) have no column "
+                  f"{source} or {args.title_col}: {args.command} goes on without titles", file=sys.stderr)
+            return None
+        sep = args.titles_sep
+        read = "Parquet" if _is_parquet(titles_path) else f"text with --titles-sep {sep!r}"
+        raise UsageError(
+            f"--titles {titles_path} (read as {read}) needs the item column {source} (the model's, "
+            f"or --title-item-col) and the title column {args.title_col} (--title-col), found "
+            f"{titles.columns}"
+        )
+    titles = titles.select(titles[source].alias(item_col), titles[args.title_col])
+    return _with_id_types(titles, "--titles", {item_col: item_type})
+
+
+def _id_list(text: str, option: str, dtype: Any, what: str) -> List[Any]:
+    """Comma-separated ids of --users or --items, as integers when the model's ids are."""
+    from pyspark.sql.types import IntegralType
+
+    ids = [u.strip() for u in text.split(",") if u.strip()]
+    if isinstance(dtype, IntegralType):
+        try:
+            return [int(u) for u in ids]
+        except ValueError:
+            raise UsageError(f"{option}: the model's {what} ids are integers, found {text!r}") from None
+    return ids
+
+
+def _write_or_print(df: Any, args: argparse.Namespace) -> int:
+    """--all: the rows to --out as Parquet, and a JSON line; otherwise a table on stdout."""
+    if args.all:
+        df.write.mode("overwrite").parquet(args.out)
+        print(json.dumps({"out": args.out, "n": args.n}, indent=2))
+        return 0
+    print(format_table(df.collect(), df.columns))
+    return 0
+
+
+def _one_of_named_or_all(args: argparse.Namespace, command: str, option: str) -> None:
+    if args.all == bool(getattr(args, option.lstrip("-"))):
+        raise UsageError(f"{command} needs {option} ID,ID,... or --all (with --out DIR)")
+    if args.all and not args.out:
+        what = "user's top-N" if command == "recommend" else "item's neighbours"
+        raise UsageError(f"--all writes every {what} to a directory: pass --out DIR")
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from spark_recs import recommend_for_users
+    from spark_recs.top_n import all_users
+
+    _one_of_named_or_all(args, "recommend", "--users")
+    spark = _spark(args, "recommend")
+    model, found, (user_type, item_type), (user_col, item_col) = _saved_model(args, spark)
     rated = None
     rated_path = args.rated or found.rated
     if rated_path and not args.keep_rated:
@@ -377,41 +431,24 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         rated = _with_id_types(rated, "--rated", {user_col: user_type, item_col: item_type})
     elif not args.keep_rated:
         raise UsageError("no rated interactions found beside the model: pass --rated FILE or --keep-rated")
-    titles = None
-    titles_path = args.titles or found.items
-    if titles_path:
-        titles = _read_table(spark, "--titles", titles_path, args.titles_sep)
-        source = args.title_item_col or item_col
-        if source not in titles.columns or args.title_col not in titles.columns:
-            if not args.titles:  # saved by an older tune, under other names: go without titles
-                print(f"spark-recs: note: the titles beside the model ({titles_path}) have no column "
-                      f"{source} or {args.title_col}: recommending without titles", file=sys.stderr)
-                titles = None
-            else:
-                sep = args.titles_sep
-                read = "Parquet" if _is_parquet(titles_path) else f"text with --titles-sep {sep!r}"
-                raise UsageError(
-                    f"--titles {titles_path} (read as {read}) needs the item column {source} (the model's, "
-                    f"or --title-item-col) and the title column {args.title_col} (--title-col), found "
-                    f"{titles.columns}"
-                )
-        if titles is not None:
-            titles = titles.select(titles[source].alias(item_col), titles[args.title_col])
-            titles = _with_id_types(titles, "--titles", {item_col: item_type})
-    users: Any = all_users(model) if args.all else [u.strip() for u in args.users.split(",") if u.strip()]
-    if not args.all and isinstance(user_type, IntegralType):
-        try:
-            users = [int(u) for u in users]
-        except ValueError:
-            raise UsageError(f"--users: the model's user ids are integers, found {args.users!r}") from None
+    titles = _titles(args, spark, found, item_col, item_type)
+    users: Any = all_users(model) if args.all else _id_list(args.users, "--users", user_type, "user")
     recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
                                titles=titles, itemTitleCol=args.title_col)
-    if args.all:
-        recs.write.mode("overwrite").parquet(args.out)
-        print(json.dumps({"out": args.out, "n": args.n}, indent=2))
-        return 0
-    print(format_table(recs.collect(), recs.columns))
-    return 0
+    return _write_or_print(recs, args)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from spark_recs import similar_items
+
+    _one_of_named_or_all(args, "similar", "--items")
+    spark = _spark(args, "similar")
+    model, found, (_, item_type), (_, item_col) = _saved_model(args, spark)
+    titles = _titles(args, spark, found, item_col, item_type)
+    items = None if args.all else _id_list(args.items, "--items", item_type, "item")
+    near = similar_items(model, items, n=args.n, metric=args.metric, titles=titles,
+                         itemTitleCol=args.title_col)
+    return _write_or_print(near, args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -431,12 +468,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _D = " (default: %(default)s)"
 
 
+def _named_or_all_options(p: argparse.ArgumentParser, what: str, result: str, per: str) -> None:
+    """recommend's and similar's options: --model, --users or --items, --all with --out, --n."""
+    p.add_argument("--model", required=True,
+                   help="a tune output directory or a saved PipelineModel (required)")
+    p.add_argument(f"--{what}s", help=f"comma-separated {what} ids (required unless --all)")
+    p.add_argument("--all", action="store_true",
+                   help=f"every {what} of the model, written to --out (default: off)")
+    p.add_argument("--out", help=f"with --all: a directory to write every {what}'s {result} to, as Parquet "
+                                 "(required with --all)")
+    p.add_argument("--n", type=int, default=10, help=f"{per} per {what}" + _D)
+
+
 def _parser() -> argparse.ArgumentParser:
     from spark_recs import __version__
 
     parser = _Parser(
         prog="spark-recs",
-        description="Recommendation engines with Spark ALS: demo, stats, tune, compare, recommend.",
+        description="Recommendation engines with Spark ALS: demo, stats, tune, compare, recommend, similar.",
     )
     parser.add_argument("--version", action="version", version=f"spark-recs {__version__}")
     session = _Parser(add_help=False)
@@ -480,6 +529,16 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--feedback", choices=list(FEEDBACKS), default="explicit",
                       help="explicit: ratings as they are; implicit: play counts (confidence); binary: "
                            "rating > --threshold is 1" + _D)
+    titled = _Parser(add_help=False)
+    titled.add_argument("--titles",
+                   help="items with titles: Parquet (.parquet, .pq or a directory) or a delimited text file "
+                        "with a header, any other ending (default: the titles tune saved beside the model, "
+                        "if any)")
+    titled.add_argument("--titles-sep", default=",",
+                   help="the field separator of a text --titles file, e.g. '\\t'" + _D)
+    titled.add_argument("--title-col", default="title", help="the title column of --titles" + _D)
+    titled.add_argument("--title-item-col",
+                   help="the item id column of --titles (default: the model's item column, e.g. movieId)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser(
@@ -536,31 +595,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="a directory for compare.json and compare.png (default: none, print only)")
     p.set_defaults(run=cmd_compare)
 
-    p = sub.add_parser("recommend", parents=[session, removed], help="top-N items for named users",
+    p = sub.add_parser("recommend", parents=[session, removed, titled], help="top-N items for named users",
                        description="Top-N items for named users (--users) or every user (--all), in the "
                                    "model's original ids and column names, rated items left out.")
-    p.add_argument("--model", required=True,
-                   help="a tune output directory or a saved PipelineModel (required)")
-    p.add_argument("--users", help="comma-separated user ids (required unless --all)")
-    p.add_argument("--all", action="store_true",
-                   help="every user of the model, written to --out (default: off)")
-    p.add_argument("--out", help="with --all: a directory to write every user's top-N to, as Parquet "
-                                 "(required with --all)")
-    p.add_argument("--n", type=int, default=10, help="items per user" + _D)
+    _named_or_all_options(p, "user", "top-N", "items")
     p.add_argument("--rated",
                    help="interactions (a Parquet directory or a CSV file with a header) whose items to leave "
                         "out (default: the rated pairs tune saved beside the model)")
     p.add_argument("--keep-rated", action="store_true", help="do not leave rated items out (default: off)")
-    p.add_argument("--titles",
-                   help="items with titles: Parquet (.parquet, .pq or a directory) or a delimited text file "
-                        "with a header, any other ending (default: the titles tune saved beside the model, "
-                        "if any)")
-    p.add_argument("--titles-sep", default=",",
-                   help="the field separator of a text --titles file, e.g. '\\t'" + _D)
-    p.add_argument("--title-col", default="title", help="the title column of --titles" + _D)
-    p.add_argument("--title-item-col",
-                   help="the item id column of --titles (default: the model's item column, e.g. movieId)")
     p.set_defaults(run=cmd_recommend)
+
+    p = sub.add_parser("similar", parents=[session, titled], help="the items most similar to named items",
+                       description="The items most similar to named items (--items) or to every item "
+                                   "(--all), by the model's item factors, each item itself left out, in "
+                                   "the model's original ids and column names.")
+    _named_or_all_options(p, "item", "neighbours", "neighbours")
+    p.add_argument("--metric", choices=SIMILARITY_METRICS, default="cosine",
+                   help="cosine of the item factors, or their dot product" + _D)
+    p.set_defaults(run=cmd_similar)
     return parser
 
 

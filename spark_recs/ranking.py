@@ -384,7 +384,7 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
 
     @classmethod
     def fromFitted(
-        cls, model: Model, dataset: DataFrame, ratingCol: Optional[str] = None
+        cls, model: Any, dataset: DataFrame, ratingCol: Optional[str] = None
     ) -> "UnseenItemRankerModel":
         """The ranker of a recommender already fitted on ``dataset``: remembers which items
         each user had there. (``UnseenItemRanker.fit`` fits, then calls this.)

@@ -19,7 +19,9 @@ from spark_recs.indexer import IdIndexerModel
 from spark_recs.popularity import PopularityModel
 from spark_recs.ranking import UnseenItemRankerModel
 
-__all__ = ["RECOMMENDERS", "all_users", "als_and_indexer", "recommend_for_users"]
+__all__ = [
+    "RECOMMENDERS", "all_users", "als_and_indexer", "encode_ids", "original_ids", "recommend_for_users",
+]
 
 _NAME = "recommend_for_users"
 
@@ -28,7 +30,7 @@ RECOMMENDERS = (ALSModel, PopularityModel, UnseenItemRankerModel)
 
 
 def als_and_indexer(
-    model: Union[PipelineModel, ALSModel, str],
+    model: Union[PipelineModel, ALSModel, str], name: str = _NAME,
 ) -> Tuple[Union[ALSModel, PopularityModel, UnseenItemRankerModel], Optional[IdIndexerModel]]:
     """The ALS model of a pipeline and the ``IdIndexerModel`` that encodes its ids, if any.
 
@@ -40,6 +42,8 @@ def als_and_indexer(
     model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
         A fitted pipeline, a bare ``ALSModel`` (or one of :py:data:`RECOMMENDERS`), or the
         path of a saved pipeline.
+    name : str, default 'recommend_for_users'
+        The caller, named by the errors.
 
     Returns
     -------
@@ -57,30 +61,45 @@ def als_and_indexer(
     Runs no Spark job, unless ``model`` is a path: then loading it runs Spark's reads.
     """
     if isinstance(model, str):
-        model = _load_pipeline(model)
+        model = _load_pipeline(model, name)
     stages = model.stages if isinstance(model, PipelineModel) else [model]
     als = [s for s in stages if isinstance(s, RECOMMENDERS)]
     if len(als) != 1:
         raise ValueError(
-            f"{_NAME}: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found "
+            f"{name}: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found "
             f"{len(als)} in "
             f"{[type(s).__name__ for s in stages]}"
         )
     wanted = {als[0].getUserCol(), als[0].getItemCol()}
     indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s.outputColumns)]
     if len(indexers) > 1:
-        raise ValueError(f"{_NAME}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
+        raise ValueError(f"{name}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
     return als[0], (indexers[0] if indexers else None)
 
 
-def _load_pipeline(path: str) -> PipelineModel:
+def original_ids(
+    recommender: Any, indexer: Optional[IdIndexerModel]
+) -> Tuple[Tuple[str, Optional[DataFrame]], Tuple[str, Optional[DataFrame]]]:
+    """For the recommender's user and item columns: the original column's name and the
+    vocabulary (value, index) that encodes it, or the column itself and None when no indexer
+    encodes it. Runs no Spark job."""
+    out: List[Tuple[str, Optional[DataFrame]]] = []
+    for idx in (recommender.getUserCol(), recommender.getItemCol()):
+        if indexer is not None and idx in indexer.outputColumns:
+            out.append(indexer.vocabularyOf(idx))
+        else:
+            out.append((idx, None))
+    return out[0], out[1]
+
+
+def _load_pipeline(path: str, name: str) -> PipelineModel:
     """``PipelineModel.load(path)``; ``FileNotFoundError`` naming the path when nothing is there
     (Spark raises an ``AnalysisException``)."""
     try:
         return PipelineModel.load(path)
     except AnalysisException as e:
         if spark_error_is(e, "PATH_NOT_FOUND"):
-            raise FileNotFoundError(f"{_NAME}: no PipelineModel saved at '{path}' (no such path)") from None
+            raise FileNotFoundError(f"{name}: no PipelineModel saved at '{path}' (no such path)") from None
         raise
 
 
@@ -192,25 +211,10 @@ def recommend_for_users(
     als = recommender
     spark = SparkSession.active() if not isinstance(users, DataFrame) else users.sparkSession
     user_idx, item_idx = als.getUserCol(), als.getItemCol()
-    user_col, item_col = user_idx, item_idx
-    user_vocab = item_vocab = None
-    if indexer is not None:
-        if user_idx in indexer.outputColumns:
-            user_col, user_vocab = indexer.vocabularyOf(user_idx)
-        if item_idx in indexer.outputColumns:
-            item_col, item_vocab = indexer.vocabularyOf(item_idx)
+    (user_col, user_vocab), (item_col, item_vocab) = original_ids(als, indexer)
     require_param(_NAME, "n", n, n >= 1, "be >= 1", f"items per user of userCol '{user_col}'")
-    wanted = _users_frame(spark, users, user_col, user_vocab)
     uid, iid = "__spark_recs_user_idx", "__spark_recs_item_idx"
-    if user_vocab is not None:
-        encoded = wanted.join(
-            user_vocab.select(F.col("value").alias(user_col), F.col("index").alias(uid)), user_col, "left"
-        )
-    else:
-        encoded = wanted.withColumn(uid, column(user_col))
-    unknown = [r[0] for r in encoded.where(F.col(uid).isNull()).select(user_col).limit(10).collect()]
-    if unknown:
-        raise ValueError(f"{_NAME}: users {unknown} are not known to the model (userCol '{user_col}')")
+    encoded = encode_ids(spark, users, user_col, user_vocab, uid, _NAME, "users", "userCol")
     if excludeRated and rated is None and not isinstance(recommender, UnseenItemRankerModel):
         raise ValueError(
             f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False"
@@ -242,36 +246,63 @@ def recommend_for_users(
     return result.orderBy(column(user_col), "rank")
 
 
-def _users_frame(
-    spark: SparkSession, users: Union[Sequence[Any], DataFrame], user_col: str, vocab: Optional[DataFrame]
+def encode_ids(
+    spark: SparkSession, ids: Union[Sequence[Any], DataFrame], col: str, vocab: Optional[DataFrame],
+    index: str, name: str, what: str, param: str,
 ) -> DataFrame:
-    """The requested users as a one-column DataFrame named like the user column."""
-    if isinstance(users, DataFrame):
-        if len(users.columns) != 1:
-            raise ValueError(f"{_NAME}: users must have one column, found {users.columns}")
-        found = users.schema.fields[0].dataType
+    """The requested ids (a list, or a one-column DataFrame) as a DataFrame of ``col`` (original
+    ids, distinct) and ``index`` (the model's integer id), through ``vocab`` when the ids are
+    encoded (an ``IdIndexerModel`` vocabulary: value, index).
+
+    Raises ``ValueError`` naming up to 10 ids the model does not know (one job looks for them),
+    an empty list or a DataFrame of several columns, and ``TypeError`` for ids of the wrong type;
+    the messages name ``name`` (the caller), ``what`` ('users', 'items') and ``param`` ('userCol').
+    """
+    wanted = _ids_frame(spark, ids, col, vocab, name, what, param)
+    if vocab is not None:
+        codes = vocab.select(F.col("value").alias(col), F.col("index").alias(index))
+        encoded = wanted.join(codes, col, "left")
+    else:
+        encoded = wanted.withColumn(index, column(col))
+    unknown = [r[0] for r in encoded.where(F.col(index).isNull()).select(col).limit(10).collect()]
+    if unknown:
+        raise ValueError(f"{name}: {what} {unknown} are not known to the model ({param} '{col}')")
+    return encoded
+
+
+def _ids_frame(
+    spark: SparkSession, ids: Union[Sequence[Any], DataFrame], col: str, vocab: Optional[DataFrame],
+    name: str, what: str, param: str,
+) -> DataFrame:
+    """The requested ids as a one-column DataFrame named ``col``."""
+    if isinstance(ids, DataFrame):
+        if len(ids.columns) != 1:
+            raise ValueError(f"{name}: {what} must have one column, found {ids.columns}")
+        found = ids.schema.fields[0].dataType
         if vocab is not None and not same_id_type(found, vocab.schema["value"].dataType):
             raise TypeError(
-                f"{_NAME}: users column '{users.columns[0]}' has type {found.simpleString()}, but the "
-                f"model's userCol '{user_col}' ids are {vocab.schema['value'].dataType.simpleString()}"
+                f"{name}: {what} column '{ids.columns[0]}' has type {found.simpleString()}, but the "
+                f"model's {param} '{col}' ids are {vocab.schema['value'].dataType.simpleString()}"
             )
-        return users.select(F.col(users.columns[0]).alias(user_col)).distinct()
-    ids: List[Any] = list(dict.fromkeys(users))
-    if not ids:
-        raise ValueError(f"{_NAME}: users is empty")
+        return ids.select(F.col(ids.columns[0]).alias(col)).distinct()
+    listed: List[Any] = list(dict.fromkeys(ids))
+    if not listed:
+        raise ValueError(f"{name}: {what} is empty")
     dtype = vocab.schema["value"].dataType if vocab is not None else None
     if dtype is None:
-        return spark.createDataFrame([(u,) for u in ids], [user_col])
+        return spark.createDataFrame([(u,) for u in listed], [col])
     if isinstance(dtype, IntegralType):  # "2" for the integer id 2, as typed on a command line
-        ids = list(dict.fromkeys(int(u) if isinstance(u, str) and _INTEGER.match(u) else u for u in ids))
+        listed = list(dict.fromkeys(
+            int(u) if isinstance(u, str) and _INTEGER.match(u) else u for u in listed
+        ))
     elif isinstance(dtype, StringType):
-        ids = list(dict.fromkeys(str(u) if _fits(u, IntegralType()) else u for u in ids))
+        listed = list(dict.fromkeys(str(u) if _fits(u, IntegralType()) else u for u in listed))
     try:
-        return spark.createDataFrame([(u,) for u in ids], StructType([StructField(user_col, dtype, True)]))
+        return spark.createDataFrame([(u,) for u in listed], StructType([StructField(col, dtype, True)]))
     except (PySparkTypeError, TypeError, ValueError):
-        wrong = [u for u in ids if not _fits(u, dtype)][:10]
+        wrong = [u for u in listed if not _fits(u, dtype)][:10]
         raise TypeError(
-            f"{_NAME}: users {wrong} do not fit the model's userCol '{user_col}' ids, which are "
+            f"{name}: {what} {wrong} do not fit the model's {param} '{col}' ids, which are "
             f"{dtype.simpleString()}"
         ) from None
 

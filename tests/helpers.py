@@ -1,8 +1,9 @@
-"""Checks the test files share: a stage's params as a dict, the same stage after a round trip, and
-the Spark jobs an action runs."""
+"""Checks the test files share: a stage's params as a dict, the same stage after a round trip,
+the Spark jobs an action runs, and a factor model with given factors."""
 
 from typing import Any, Callable, Dict
 
+from pyspark.ml import Model
 from pyspark.ml.param import Params
 
 
@@ -38,3 +39,30 @@ def job_count(spark: Any, group: str, action: Callable[[], Any]) -> int:
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
     return len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+class FactorModel(Model):
+    """A fitted factor model with given factors (what an ALSModel exposes, minus ALS)."""
+
+    def __init__(self, users, items, rank):
+        super().__init__()
+        self.userFactors, self.itemFactors, self.rank = users, items, rank
+
+    def getUserCol(self):
+        return "user"
+
+    def getItemCol(self):
+        return "item"
+
+    def _transform(self, dataset):
+        raise NotImplementedError
+
+
+def factor_model(spark: Any, user_factors: Dict[int, Any], item_factors: Dict[int, Any]) -> FactorModel:
+    """A FactorModel of ``{id: vector}`` user and item factors (float32 arrays, as ALS's)."""
+    schema = "id int, features array<float>"
+    return FactorModel(
+        spark.createDataFrame([(u, [float(x) for x in v]) for u, v in user_factors.items()], schema),
+        spark.createDataFrame([(i, [float(x) for x in v]) for i, v in item_factors.items()], schema),
+        len(next(iter(item_factors.values()))),
+    )

@@ -287,3 +287,26 @@ def bm25_weight(users, items, counts, k1=100.0, b=0.8):
         norm = (1.0 - b) + b * row_sum[u] / mean_sum
         out.append(c * (k1 + 1.0) / (k1 * norm + c) * idf)
     return np.asarray(out)
+
+
+def similar_top_n(factors, n, metric="cosine", candidates=None):
+    """Each vector's ``n`` most similar other vectors among ``candidates`` (default: all), from
+    the full matrix: ``{id: [(other, similarity)]}``, similarity descending, ties by id
+    ascending. 'cosine' takes the unit vectors (float64, then float32 as factors are stored;
+    a zero or non-finite vector has none, so no neighbours and is no one's), 'dot' the vectors
+    themselves; each similarity is float32 of the float64 sum."""
+    ids = sorted(factors)
+    m = np.array([factors[i] for i in ids], dtype=np.float32).astype(np.float64)
+    if metric == "cosine":
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            norms = np.sqrt((m * m).sum(axis=1, keepdims=True))
+            ok = (norms > 0) & np.isfinite(norms)
+            m = np.where(ok, m / np.where(ok, norms, 1.0), np.nan).astype(np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sims = (m @ m.T).astype(np.float32)
+    allowed = set(ids) if candidates is None else set(candidates)
+    out = {}
+    for a, i in enumerate(ids):
+        cand = [(-float(sims[a, b]), j) for b, j in enumerate(ids) if j != i and j in allowed and sims[a, b] == sims[a, b]]
+        out[i] = [(j, -s) for s, j in sorted(cand)[:n]]
+    return out

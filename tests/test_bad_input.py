@@ -44,6 +44,8 @@ from spark_recs import (
     load_movielens_100k,
     load_taste_profile,
     recommend_for_users,
+    similar_items,
+    similar_users,
     time_ratio_split_per_user,
     time_split,
     train_test_split_per_user,
@@ -388,6 +390,23 @@ CASES = [
                  Raises(ValueError, "recommend_for_users", "rated", "item", "not in"), id="recommend-rated-missing-item"),
     pytest.param(lambda c: recommend_for_users(c.pipeline, c.df([(1,)], "user bigint"), n=1, rated=c.plays),
                  Raises(TypeError, "recommend_for_users", "userCol", "user", "has type bigint, but .* ids are string"), id="recommend-users-wrong-type"),
+    # -- similar_items / similar_users -----------------------------------------------------------
+    pytest.param(lambda c: similar_items(c.pipeline, ["a"], n=0),
+                 Raises(ValueError, "similar_items", "n", "item", "must be >= 1, found 0"), id="similar-n-0"),
+    pytest.param(lambda c: similar_items(c.pipeline, ["a", "zz"]),
+                 Raises(ValueError, "similar_items", "itemCol", "item", r"items \['zz'\] are not known"), id="similar-unknown-item"),
+    pytest.param(lambda c: similar_items(c.pipeline, ["a"], metric="euclidean"),
+                 Raises(ValueError, "similar_items", "metric", "euclidean", r"cosine.*dot"), id="similar-unknown-metric"),
+    pytest.param(lambda c: similar_items(c.pipeline, ["a"], candidates=c.df([("b", "x", 1.0)]).drop("item")),
+                 Raises(ValueError, "similar_items", "candidates", "item", "not in"), id="similar-candidates-missing-column"),
+    pytest.param(lambda c: similar_items(c.pipeline, ["a"], candidates=c.df([("u", "b", 1.0), ("u", "q", 1.0)]).select("item")),
+                 Raises(ValueError, "similar_items", "itemCol", "item", r"candidates \['q'\] are not known"), id="similar-unknown-candidate"),
+    pytest.param(lambda c: similar_items(c.pipeline, c.df([(1,)], "item bigint")),
+                 Raises(TypeError, "similar_items", "itemCol", "item", "has type bigint, but .* ids are string"), id="similar-items-wrong-type"),
+    pytest.param(lambda c: similar_users(c.pipeline, ["jane"], n=1, metric="dot").count(),
+                 Works("a user's neighbours: every other user, itself left out", 1), id="similar-users-works"),
+    pytest.param(lambda c: similar_users(PopularityRecommender().fit(c.df([(0, 1, 1.0)], "user int, item int, rating double"))),
+                 Raises(ValueError, "similar_users", "PopularityModel", "user", "no similarity", quoted=False), id="similar-popularity"),
     # -- loaders and helpers --------------------------------------------------------------------
     pytest.param(lambda c: load_movielens(c.spark, os.path.dirname(c.file("ml-header/ratings.csv", "u1\ts1\t3\n"))),
                  Raises(ValueError, "load_movielens", "ratings.csv", "userId,movieId,rating,timestamp", "must start with the header"),
@@ -430,6 +449,8 @@ CASES = [
                  RefusesOption("--threshold", "must be a finite number, found nan"), id="cli-tune-threshold-nan"),
     pytest.param(lambda c: ["tune", "--input", c.file("cli6.csv", "user,item,rating\nu,a,1\n"), "--k", "0", "--out", str(c.tmp / "out6")],
                  RefusesOption("--k", "found 0"), id="cli-tune-k-zero"),
+    pytest.param(lambda c: ["similar", "--model", str(c.tmp / "model"), "--items", "zz"],
+                 Exits(stage="similar_items", param="itemCol", column="item", found=r"\['zz'\] are not known"), id="cli-similar-unknown-item"),
     pytest.param(lambda c: ["recommend", "--model", str(c.tmp / "model"), "--users", "zed", "--keep-rated"],
                  Exits(stage="recommend_for_users", param="userCol", column="user", found=r"\['zed'\] are not known"), id="cli-recommend-unknown-user"),
 ]
@@ -468,5 +489,5 @@ def test_the_table_covers_every_public_name_and_command():
     assert names <= stages | {"IdIndexerModel"} and "IdIndexerModel" in stages
     commands = {case.values[0].__code__.co_consts for case in CASES
                 if isinstance(case.values[1], (Exits, RefusesOption))}
-    assert {"stats", "tune", "recommend"} <= {c for consts in commands for c in consts}
+    assert {"stats", "tune", "recommend", "similar"} <= {c for consts in commands for c in consts}
     assert len(CASES) >= 40 and sum(isinstance(e, Works) for e in expects) >= 10

@@ -170,7 +170,7 @@ def test_help_gives_every_option_its_text_and_default():
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert sorted(commands) == ["compare", "demo", "recommend", "stats", "tune"]
+    assert sorted(commands) == ["compare", "demo", "recommend", "similar", "stats", "tune"]
     for name, command in commands.items():
         formatter = command._get_formatter()
         for action in command._actions:
@@ -185,6 +185,10 @@ def test_help_gives_every_option_its_text_and_default():
     recommend_help = commands["recommend"].format_help()
     assert "--n N" in recommend_help and "--title-col" in recommend_help and "(default: title)" in recommend_help
     assert "--seed" not in recommend_help and "--parallelism" not in recommend_help  # they do nothing there
+    similar_help = " ".join(commands["similar"].format_help().split())
+    for expected in ("--items ITEMS", "--metric {cosine,dot}", "(default: cosine)", "neighbours per item (default: 10)",
+                     "every item's neighbours to"):
+        assert expected in similar_help, expected
 
 
 def test_removed_recommend_options_are_accepted_with_a_note(capsys):

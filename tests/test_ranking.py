@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from pyspark.ml import Model, Pipeline, PipelineModel
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.ml.recommendation import ALS
 from pyspark.ml.tuning import CrossValidator, CrossValidatorModel
@@ -24,6 +24,7 @@ from spark_recs import (
     ZeroFiller,
 )
 from tests import reference
+from tests.helpers import factor_model
 
 MATH = pytest.mark.classic_only(
     "checks the ranking arithmetic, which is the same on both legs; the Connect leg runs the engine in "
@@ -32,23 +33,6 @@ MATH = pytest.mark.classic_only(
 
 METRICS = ["precisionAtK", "recallAtK", "ndcgAtK", "meanAveragePrecisionAtK", "meanAveragePrecision", "mrrAtK",
            "hitRateAtK"]
-
-
-class FactorModel(Model):
-    """A fitted factor model with given factors (what an ALSModel exposes, minus ALS)."""
-
-    def __init__(self, users, items, rank):
-        super().__init__()
-        self.userFactors, self.itemFactors, self.rank = users, items, rank
-
-    def getUserCol(self):
-        return "user"
-
-    def getItemCol(self):
-        return "item"
-
-    def _transform(self, dataset):
-        raise NotImplementedError
 
 
 def random_case(seed, users=24, items=30, rank=3, ties=True):
@@ -74,12 +58,7 @@ def random_case(seed, users=24, items=30, rank=3, ties=True):
 
 
 def ranker_of(spark, user_factors, item_factors, seen, **params):
-    schema = "id int, features array<float>"
-    model = FactorModel(
-        spark.createDataFrame([(u, [float(x) for x in v]) for u, v in user_factors.items()], schema),
-        spark.createDataFrame([(i, [float(x) for x in v]) for i, v in item_factors.items()], schema),
-        len(next(iter(item_factors.values()))),
-    )
+    model = factor_model(spark, user_factors, item_factors)
     train = spark.createDataFrame([(u, i) for u, items in seen.items() for i in items], "user int, item int")
     ranker = UnseenItemRankerModel.fromFitted(model, train)
     for name, value in params.items():

@@ -126,7 +126,7 @@ def files(tmp_path_factory, spark_session):
 def test_the_readme_names_every_loader_layout():
     commands = [" ".join(c) for c in readme_commands()]
     for needed in ("--loader movielens ", "--loader movielens-100k", "user_artists.dat", "--titles artists.dat",
-                   "recommend --model tuned/ --users 1,2,3 --n 5", "--all"):
+                   "recommend --model tuned/ --users 1,2,3 --n 5", "--all", "similar --model"):
         assert any(needed in c for c in commands), needed
 
 
@@ -167,6 +167,11 @@ def test_every_readme_command_runs_as_written(files, capsys):
     assert recs.columns == ["userId", "rank", "movieId", "score", "title"]
     assert recs.select("userId").distinct().count() == 30
     assert recs.where("title like 'Café %'").count() == recs.count()
+    # similar items: the neighbours' titles, the item itself left out
+    table = printed("similar --model tuned-100k/").strip().splitlines()
+    assert table[0].split() == ["movieId", "rank", "similar_movieId", "similarity", "title"]
+    assert len(table) == 1 + 2 * 5 and all("Café " in line for line in table[1:])
+    assert all(line.split()[0] != line.split()[2] for line in table[1:])
     # Last.fm-like: titles from artists.dat (tab-separated text), the file's own column names
     table = printed("recommend --model tuned-lastfm/").strip().splitlines()
     assert table[0].split() == ["userID", "rank", "artistID", "score", "name"]
