@@ -3,7 +3,7 @@
     python benchmarks/full_catalogue.py                         # XL, 1 round (about 25 min)
     python benchmarks/full_catalogue.py --users 20000 --items 5000 --repeats 3   # a quick look
 
-Two cases, on one ALSModel whose factors are synthetic (generated on the executors):
+The cases, on one ALSModel whose factors are synthetic (generated on the executors):
 
 - ``evaluate``: P@10 + ROEM of the held-out rows, each ranked among all the items its user did
   not see (``UnseenItemRankerModel.fromFitted`` + ``transform`` + ``PrecisionAtKEvaluator`` and
@@ -12,6 +12,8 @@ Two cases, on one ALSModel whose factors are synthetic (generated on the executo
   per second it reaches, next to numpy's float64 matrix-product rate on this machine.
 - ``top10``: ``UnseenItemRankerModel.recommendForAllUsers(10)`` (seen items left out) vs
   ``ALSModel.recommendForAllUsers(10)`` (nothing left out) on the same factors.
+- ``similar10`` (only when asked, ``--cases similar10``): ``similar_items(model, n=10)`` for
+  every item vs our top-10 for as many users, on the same factors (issue 26's bar: no slower).
 
 The harness of ``run.py`` times them (job groups, rounds, medians, the JSON report). See
 benchmarks/README.md.
@@ -42,10 +44,11 @@ import cases as C  # noqa: E402
 import datagen  # noqa: E402
 import run  # noqa: E402
 from sparkrest import ShuffleMeter  # noqa: E402
-from spark_recs import UnseenItemRankerModel  # noqa: E402
+from spark_recs import UnseenItemRankerModel, similar_items  # noqa: E402
 from tests import reference  # noqa: E402
 
-ALL_CASES = ["evaluate", "top10"]
+ALL_CASES = ["evaluate", "top10", "similar10"]
+DEFAULT_CASES = ["evaluate", "top10"]
 TOP_N = 10
 #: Large primes: a user's items are start + j * prime (mod items), j = 0, 1, ..., which are
 #: distinct for j < items whenever the prime does not divide the number of items.
@@ -61,7 +64,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--held", type=int, default=10, help="held-out items per user (default 10: 2M rows)")
     p.add_argument("--rank", type=int, default=32)
     p.add_argument("--repeats", type=int, default=1, help="timed rounds (default 1: a round takes minutes)")
-    p.add_argument("--cases", default=",".join(ALL_CASES), help="comma list of " + ",".join(ALL_CASES))
+    p.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                   help="comma list of " + ",".join(ALL_CASES) + " (default: " + ",".join(DEFAULT_CASES) + ")")
     p.add_argument("--user-block-size", type=int, default=None, help="the ranker's userBlockSize (default its own)")
     p.add_argument("--item-block-size", type=int, default=None, help="the ranker's itemBlockSize (default its own)")
     p.add_argument("--twice", action="store_true",
@@ -199,6 +203,17 @@ def build(seen: DataFrame, held: DataFrame, model: ALSModel, args: argparse.Name
             {
                 "ours": lambda: C.noop(ranker_of(model, seen, args).recommendForAllUsers(TOP_N)),
                 "naive": lambda: C.noop(model.recommendForAllUsers(TOP_N)),
+            },
+        ),
+        "similar10": C.Case(
+            "similar10",
+            f"similar_items(model, n={TOP_N}) for every item (cosine, the item itself left out) vs our "
+            f"top-{TOP_N} for as many users (recommendForUserSubset, seen items left out), same factors, "
+            "noop write",
+            {
+                "ours": lambda: C.noop(similar_items(model, n=TOP_N)),
+                "naive": lambda: C.noop(ranker_of(model, seen, args).recommendForUserSubset(
+                    model.userFactors.where(F.col("id") < args.items).select(F.col("id").alias("user")), TOP_N)),
             },
         ),
     }

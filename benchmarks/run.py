@@ -43,6 +43,7 @@ from sparkrest import ShuffleMeter  # noqa: E402
 
 UNTIMED = "bench-untimed"
 PRIMARY = ("ours", "naive")
+FLOORS = ("scan", "floor")  # extras timed as ours / extra: a scan of the input, the cheapest correct plan
 
 
 # -- setup --------------------------------------------------------------------------------------
@@ -245,9 +246,9 @@ def run_one(spark, meter: ShuffleMeter, group: str, fn) -> Dict[str, Any]:
     return record
 
 
-def values_agree(records: Dict[str, Dict[str, Any]], tolerance: float = C.TOLERANCE) -> Optional[bool]:
-    """Whether ours and naive returned the same number, or the same tuple of numbers."""
-    a, b = records.get("ours", {}).get("value"), records.get("naive", {}).get("value")
+def values_agree(records: Dict[str, Dict[str, Any]], tolerance: float = C.TOLERANCE, other: str = "naive") -> Optional[bool]:
+    """Whether ours and ``other`` returned the same number, or the same tuple of numbers."""
+    a, b = records.get("ours", {}).get("value"), records.get(other, {}).get("value")
     if a is None or b is None:
         return False
     pairs = list(zip(a, b)) if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b) else [(a, b)]
@@ -284,7 +285,9 @@ def run_round(spark, meter, case: C.Case, label_prefix: str, r: int, record_plan
                 rec["final_plan_joins"] = join_nodes(meter.final_plans(group))
             out["runs"][label] = rec
     if case.compare_values:
-        out["values_agree"] = values_agree(out["runs"], case.tolerance)
+        # a floor that computes the metric (not a scan) must agree as well
+        others = ["naive"] + [lab for lab in labels if lab in FLOORS and lab != "scan"]
+        out["values_agree"] = all(values_agree(out["runs"], case.tolerance, other) for other in others)
     return out
 
 
@@ -311,10 +314,10 @@ def summarize(case: C.Case, rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
             if all(x is not None for x in busy):
                 s["job_seconds"] = busy
                 s["median_job_seconds"] = statistics.median(busy)
-        if label == "scan":
-            ratios = [rd["runs"]["ours"]["seconds"] / rd["runs"]["scan"]["seconds"] for rd in rounds]
-            summary["ours_to_scan"] = ratios
-            summary["median_ours_to_scan"] = statistics.median(ratios)
+        if label in FLOORS:
+            ratios = [rd["runs"]["ours"]["seconds"] / rd["runs"][label]["seconds"] for rd in rounds]
+            summary[f"ours_to_{label}"] = ratios
+            summary[f"median_ours_to_{label}"] = statistics.median(ratios)
         errors = [rd["runs"][label]["error"] for rd in rounds if "error" in rd["runs"][label]]
         if errors:
             s["errors"] = errors
@@ -388,8 +391,9 @@ def print_cases(results: Dict[str, Any]) -> None:
             s = summary[label]
             ratios = " ".join(f"{x:.2f}" for x in s.get("ratio_to_naive", []))
             med = f"{s['median_ratio_to_naive']:.2f}" if "median_ratio_to_naive" in s else ""
-            if label == "scan":
-                ratios, med = "(ours/scan) " + " ".join(f"{x:.2f}" for x in summary["ours_to_scan"]), f"{summary['median_ours_to_scan']:.2f}"
+            if label in FLOORS:
+                ratios = f"(ours/{label}) " + " ".join(f"{x:.2f}" for x in summary[f"ours_to_{label}"])
+                med = f"{summary[f'median_ours_to_{label}']:.2f}"
             flag = "  ERROR" if s.get("errors") else ""
             print(
                 f"{case_name if first else '':<15}{label:<11}{s['median_s']:>9.3f}{s['min_s']:>8.3f}{s['max_s']:>8.3f}   "
