@@ -27,7 +27,7 @@ from spark_recs.param import fixed_seed, without_none_seed
 from spark_recs.popularity import PopularityModel
 from spark_recs.recommendation import ALSSetters, fit_als
 
-__all__ = ["UnseenItemRanker", "UnseenItemRankerModel"]
+__all__ = ["Factors", "UnseenItemRanker", "UnseenItemRankerModel"]
 
 #: The default seed (see fixed_seed).
 _DEFAULT_SEED = fixed_seed("spark_recs.ranking.UnseenItemRanker")
@@ -78,7 +78,8 @@ class _UnseenItemRankerParams(HasPredictionCol):
         super().__init__(*args)
         self._setDefault(
             predictionCol="prediction", rankCol="rank", numAboveCol="numAbove", numTiedCol="numTied",
-            numCandidatesCol="numCandidates", coldStartStrategy="nan", userBlockSize=1024, itemBlockSize=4096,
+            numCandidatesCol="numCandidates", coldStartStrategy="nan", userBlockSize=16384,
+            itemBlockSize=4096,
         )
 
     def getRankCol(self) -> str:
@@ -102,7 +103,7 @@ class _UnseenItemRankerParams(HasPredictionCol):
         return self.getOrDefault(self.coldStartStrategy)
 
     def getUserBlockSize(self) -> int:
-        """Gets the value of :py:attr:`userBlockSize` or its default value 1024."""
+        """Gets the value of :py:attr:`userBlockSize` or its default value 16384."""
         return self.getOrDefault(self.userBlockSize)
 
     def getItemBlockSize(self) -> int:
@@ -154,6 +155,23 @@ class _UnseenItemRankerParams(HasPredictionCol):
         V.require_distinct(self, "output columns", [c for _, c in self._outputs()])
 
 
+class Factors:
+    """Given factors as the engine's recommender, what :py:meth:`UnseenItemRankerModel.fromFitted`
+    reads (``userFactors``, ``itemFactors``, ``rank``, ``getUserCol()``, ``getItemCol()``), for
+    the engine's other uses: similar items (the queried items' vectors as the users), folded-in
+    users (their solved factors)."""
+
+    def __init__(self, users: DataFrame, items: DataFrame, rank: int, userCol: str, itemCol: str) -> None:
+        self.userFactors, self.itemFactors, self.rank = users, items, rank
+        self._cols = (userCol, itemCol)
+
+    def getUserCol(self) -> str:
+        return self._cols[0]
+
+    def getItemCol(self) -> str:
+        return self._cols[1]
+
+
 def _shuffle_partitions(spark: Any) -> int:
     try:
         return max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "200")))
@@ -198,10 +216,13 @@ class UnseenItemRanker(  # type: ignore[misc]
         Held-out rows whose user or item has no factors: 'nan' keeps them with a NaN
         prediction, ranked after every scored candidate and tied with each other; 'drop'
         leaves them out (ALS's param, with the same meaning).
-    userBlockSize, itemBlockSize : int, default 1024, 4096
-        Users per task (about; fewer when they bring many held-out rows), and items scored at a
-        time in it: a task holds about ``1024 x itemBlockSize`` scores at once (12 bytes a
-        score while computed) besides the catalogue's factors.
+    userBlockSize, itemBlockSize : int, default 16384, 4096
+        Users per task (about; fewer when they bring many held-out rows, and at least one
+        task per 256 users up to ``spark.sql.shuffle.partitions``), and items scored at a time
+        in it: a task holds about ``1024 x itemBlockSize`` scores at once (12 bytes a score
+        while computed) besides the catalogue's factors. Each task costs about 0.2 s besides
+        its scoring on a 2-core machine, so blocks are large (0.2.0: 16384, was 1024;
+        ``benchmarks/README.md``).
 
     Raises
     ------
@@ -270,7 +291,7 @@ class UnseenItemRanker(  # type: ignore[misc]
         numAboveCol: str = "numAbove",
         numTiedCol: str = "numTied",
         numCandidatesCol: str = "numCandidates",
-        userBlockSize: int = 1024,
+        userBlockSize: int = 16384,
         itemBlockSize: int = 4096,
     ) -> None:
         super().__init__()
@@ -303,7 +324,7 @@ class UnseenItemRanker(  # type: ignore[misc]
         numAboveCol: str = "numAbove",
         numTiedCol: str = "numTied",
         numCandidatesCol: str = "numCandidates",
-        userBlockSize: int = 1024,
+        userBlockSize: int = 16384,
         itemBlockSize: int = 4096,
     ) -> "UnseenItemRanker":
         """Sets params for this UnseenItemRanker."""
@@ -533,9 +554,10 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         nan = self.getColdStartStrategy() == "nan"
         pairs = dataset.select(
             column(user).cast("int").alias(_U), column(item).cast("int").alias(_I)
-        ).where(F.col(_U).isNotNull() & F.col(_I).isNotNull()).distinct()
-        held = pairs.groupBy(_U).agg(F.collect_list(_I).alias("held"))
-        blocks = self._numBlocks(spark, pairs, held_rows=True)
+        ).where(F.col(_U).isNotNull() & F.col(_I).isNotNull())
+        # one shuffle: a repeated pair is ranked once (array_distinct), its rows all get it
+        held = pairs.groupBy(_U).agg(F.array_distinct(F.collect_list(_I)).alias("held"))
+        blocks = self._numBlocks(spark, pairs, held_rows=True)  # a scan, not the shuffle again
         ranked = self._engine(
             self._perUser(held), blocks, B.rank_users(self.getItemBlockSize(), nan), B.RANK_SCHEMA
         )
@@ -615,8 +637,9 @@ class UnseenItemRankerModel(Model, _UnseenItemRankerParams, MLReadable["UnseenIt
         V.require_type(self, "userCol", user, dataset, V.is_numeric, "numeric (integer ids in Int range)")
         spark = dataset.sparkSession
         W.require_worker_modules(spark, V.stage_name(self))
-        wanted = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull()).distinct()
-        blocks = self._numBlocks(spark, wanted, held_rows=False)
+        asked = dataset.select(column(user).cast("int").alias(_U)).where(F.col(_U).isNotNull())
+        wanted = asked.distinct()
+        blocks = self._numBlocks(spark, asked, held_rows=False)  # a scan, not the distinct again
         per_user = self._perUser(wanted.withColumn("held", F.array().cast("array<int>")))
         tops = self._engine(
             per_user, blocks, B.top_users(numItems, self.getItemBlockSize(), item), B.top_schema(item)
