@@ -26,6 +26,7 @@ from spark_recs.evaluation import (
     RankingMetricsEvaluator,
     ROEMEvaluator,
 )
+from spark_recs.fold_in import fold_in
 from spark_recs.indexer import IdIndexer, IdIndexerModel
 from spark_recs.interactions import interaction_stats, wide_to_long
 from spark_recs.popularity import PopularityModel, PopularityRecommender
@@ -67,6 +68,7 @@ __all__ = [
     "cold_user_split",
     "download_movielens",
     "fit_biases",
+    "fold_in",
     "interaction_stats",
     "last_n_split_per_user",
     "load_interactions",

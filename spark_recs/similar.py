@@ -9,10 +9,10 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_recs._recommenders import als_and_indexer, encode_ids, original_ids
 from spark_recs._validation import column, require_choice, require_column, require_param
 from spark_recs.popularity import PopularityModel
-from spark_recs.ranking import UnseenItemRankerModel
-from spark_recs.top_n import als_and_indexer, encode_ids, original_ids
+from spark_recs.ranking import Factors, UnseenItemRankerModel
 
 __all__ = ["SIMILARITY_METRICS", "similar_items", "similar_users"]
 
@@ -87,7 +87,7 @@ def similar_items(
     -----
     The same engine and scoring rule as :py:meth:`~spark_recs.UnseenItemRankerModel.recommendForUserSubset`
     (``float32`` of the float64 dot product of the float32 vectors, cosine vectors normalised
-    in double first): the queried items are packed into blocks of about 1,024, every block
+    in double first): the queried items are packed into blocks (``userBlockSize``), every block
     meets the whole (candidate) catalogue, broadcast once, inside one task, and a compiled
     running top-N keeps each item's best; the item itself is left out as a user's seen item
     is, so exactly ``n`` remain whenever the catalogue allows. Memory: the broadcast catalogue
@@ -163,22 +163,6 @@ def similar_users(
     return _similar(model, "users", users, n, metric, candidates, None, "title", "similar_users")
 
 
-class _Vectors:
-    """One side's vectors as the engine's recommender (what
-    :py:meth:`UnseenItemRankerModel.fromFitted` documents: ``userFactors``, ``itemFactors``,
-    ``rank`` and the two columns): the queries play the users, the (candidate) vectors the
-    catalogue."""
-
-    def __init__(self, queries: DataFrame, catalogue: DataFrame, rank: int) -> None:
-        self.userFactors, self.itemFactors, self.rank = queries, catalogue, rank
-
-    def getUserCol(self) -> str:
-        return _Q
-
-    def getItemCol(self) -> str:
-        return _S
-
-
 def _unit(features: Column) -> Column:
     """The vector scaled to length 1, in double; NaN entries when its length is 0 or not finite
     (a zero vector has no direction, so no cosine)."""
@@ -226,7 +210,7 @@ def _similar(
     rank = int(inner.rank) if hasattr(inner, "rank") else len(factors.first()["features"])
     # each query has itself as its one seen item: left out as a user's seen items are
     itself = queries.select(_Q, F.col(_Q).alias(_S))
-    engine = UnseenItemRankerModel.fromFitted(_Vectors(vectors, catalogue, rank), itself)
+    engine = UnseenItemRankerModel.fromFitted(Factors(vectors, catalogue, rank, _Q, _S), itself)
     found = engine.recommendForUserSubset(queries.select(_Q), n)
     flat = found.select(_Q, F.posexplode_outer("recommendations").alias("pos", "rec")).select(
         _Q, (F.col("pos") + 1).alias("rank"), F.col("rec")[_S].alias(_S),

@@ -4,103 +4,24 @@
 which holds :py:class:`~spark_recs.ImplicitALS`; ``spark_recs.recommend`` still re-exports it.)
 """
 
-import re
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-from pyspark.errors import AnalysisException, PySparkTypeError
 from pyspark.ml import PipelineModel
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegralType, StringType, StructField, StructType
 
-from spark_recs._validation import column, require_column, require_param, same_id_type, spark_error_is
-from spark_recs.indexer import IdIndexerModel
-from spark_recs.popularity import PopularityModel
-from spark_recs.ranking import UnseenItemRankerModel
+from spark_recs._recommenders import RECOMMENDERS, als_and_indexer, encode_ids, original_ids
+from spark_recs._validation import column, require_column, require_param
+from spark_recs.fold_in import fold_in_with
+from spark_recs.indexer import IdIndexer
+from spark_recs.ranking import Factors, UnseenItemRankerModel
 
 __all__ = [
     "RECOMMENDERS", "all_users", "als_and_indexer", "encode_ids", "original_ids", "recommend_for_users",
 ]
 
 _NAME = "recommend_for_users"
-
-#: The fitted recommenders a pipeline may hold: factor models the full-catalogue engine scores.
-RECOMMENDERS = (ALSModel, PopularityModel, UnseenItemRankerModel)
-
-
-def als_and_indexer(
-    model: Union[PipelineModel, ALSModel, str], name: str = _NAME,
-) -> Tuple[Union[ALSModel, PopularityModel, UnseenItemRankerModel], Optional[IdIndexerModel]]:
-    """The ALS model of a pipeline and the ``IdIndexerModel`` that encodes its ids, if any.
-
-    The indexer is found by what it encodes, wherever it stands in the pipeline: the one whose
-    :py:attr:`~spark_recs.IdIndexerModel.outputColumns` hold ALS's ``userCol`` or ``itemCol``.
-
-    Parameters
-    ----------
-    model : :py:class:`pyspark.ml.PipelineModel`, ALSModel or str
-        A fitted pipeline, a bare ``ALSModel`` (or one of :py:data:`RECOMMENDERS`), or the
-        path of a saved pipeline.
-    name : str, default 'recommend_for_users'
-        The caller, named by the errors.
-
-    Returns
-    -------
-    tuple of (ALSModel or another of :py:data:`RECOMMENDERS`, IdIndexerModel or None)
-
-    Raises
-    ------
-    ValueError
-        The pipeline holds no ALS model or several, or several indexers encode its columns.
-    FileNotFoundError
-        ``model`` is a path where nothing is saved.
-
-    Notes
-    -----
-    Runs no Spark job, unless ``model`` is a path: then loading it runs Spark's reads.
-    """
-    if isinstance(model, str):
-        model = _load_pipeline(model, name)
-    stages = model.stages if isinstance(model, PipelineModel) else [model]
-    als = [s for s in stages if isinstance(s, RECOMMENDERS)]
-    if len(als) != 1:
-        raise ValueError(
-            f"{name}: model must hold exactly one ALSModel, PopularityModel or UnseenItemRankerModel, found "
-            f"{len(als)} in "
-            f"{[type(s).__name__ for s in stages]}"
-        )
-    wanted = {als[0].getUserCol(), als[0].getItemCol()}
-    indexers = [s for s in stages if isinstance(s, IdIndexerModel) and wanted & set(s.outputColumns)]
-    if len(indexers) > 1:
-        raise ValueError(f"{name}: several IdIndexerModels encode the ALS columns {sorted(wanted)}")
-    return als[0], (indexers[0] if indexers else None)
-
-
-def original_ids(
-    recommender: Any, indexer: Optional[IdIndexerModel]
-) -> Tuple[Tuple[str, Optional[DataFrame]], Tuple[str, Optional[DataFrame]]]:
-    """For the recommender's user and item columns: the original column's name and the
-    vocabulary (value, index) that encodes it, or the column itself and None when no indexer
-    encodes it. Runs no Spark job."""
-    out: List[Tuple[str, Optional[DataFrame]]] = []
-    for idx in (recommender.getUserCol(), recommender.getItemCol()):
-        if indexer is not None and idx in indexer.outputColumns:
-            out.append(indexer.vocabularyOf(idx))
-        else:
-            out.append((idx, None))
-    return out[0], out[1]
-
-
-def _load_pipeline(path: str, name: str) -> PipelineModel:
-    """``PipelineModel.load(path)``; ``FileNotFoundError`` naming the path when nothing is there
-    (Spark raises an ``AnalysisException``)."""
-    try:
-        return PipelineModel.load(path)
-    except AnalysisException as e:
-        if spark_error_is(e, "PATH_NOT_FOUND"):
-            raise FileNotFoundError(f"{name}: no PipelineModel saved at '{path}' (no such path)") from None
-        raise
 
 
 def all_users(model: Union[PipelineModel, ALSModel, str]) -> DataFrame:
@@ -132,6 +53,9 @@ def recommend_for_users(
     excludeRated: bool = True,
     titles: Optional[DataFrame] = None,
     itemTitleCol: str = "title",
+    history: Optional[DataFrame] = None,
+    historyRatingCol: str = "rating",
+    foldIn: Optional[Dict[str, Any]] = None,
 ) -> DataFrame:
     """Top-``n`` items for the given users, with original ids, leaving out what they rated.
 
@@ -158,6 +82,17 @@ def recommend_for_users(
     titles : :py:class:`pyspark.sql.DataFrame`, optional
         Item ids (the item column's name) and ``itemTitleCol``; adds a title column.
     itemTitleCol : str, default 'title'
+    history : :py:class:`pyspark.sql.DataFrame`, optional
+        Interactions of users the model does not know (users who arrived after the fit), with
+        the pipeline's original user and item columns and ``historyRatingCol``: each such user
+        is folded in (:py:func:`~spark_recs.fold_in`: its factor solved from these rows and the
+        model's item factors, as ALS solves a user) and gets its top ``n`` with these items left
+        out. Rows of users the model knows are not read.
+    historyRatingCol : str, default 'rating'
+    foldIn : dict, optional
+        Keywords for :py:func:`~spark_recs.fold_in` (``regParam``, ``alpha``, ``implicitPrefs``,
+        ``nonnegative``, ``unknownItems``): needed for a model that does not remember its fit's
+        params (a bare ``ALSModel``); an ``UnseenItemRankerModel`` does.
 
     Returns
     -------
@@ -171,7 +106,8 @@ def recommend_for_users(
     Raises
     ------
     ValueError
-        Unknown users (naming up to 10 of them), ``n`` < 1, no ``rated`` when rated items are
+        Unknown users (naming up to 10 of them; with ``history``, unknown users without rows
+        there), ``n`` < 1, no ``rated`` when rated items are
         to be left out, a pipeline without exactly one recommender, missing columns.
     TypeError
         A users DataFrame whose column's type differs from the model's user ids, or listed
@@ -186,7 +122,9 @@ def recommend_for_users(
     factors against all item factors, blockwise, with the rated items left out inside the
     scoring, so exactly ``n`` remain whatever a user rated (fewer only when the catalogue runs
     out); ties by item id. Jobs: one that looks for unknown users, the engine's (the rated
-    pairs per user, the catalogue's size, the users' count) and the result's. Nothing per user
+    pairs per user, the catalogue's size, the users' count) and the result's; with
+    ``history``, fold_in's check, the new users' numbering (an ``IdIndexer`` fit) and a
+    second engine run for them. Nothing per user
     is collected to the driver.
 
     Examples
@@ -213,30 +151,25 @@ def recommend_for_users(
     user_idx, item_idx = als.getUserCol(), als.getItemCol()
     (user_col, user_vocab), (item_col, item_vocab) = original_ids(als, indexer)
     require_param(_NAME, "n", n, n >= 1, "be >= 1", f"items per user of userCol '{user_col}'")
-    uid, iid = "__spark_recs_user_idx", "__spark_recs_item_idx"
-    encoded = encode_ids(spark, users, user_col, user_vocab, uid, _NAME, "users", "userCol")
+    encoded = encode_ids(spark, users, user_col, user_vocab, _UID, _NAME, "users", "userCol",
+                         unknown="error" if history is None else "keep")
     if excludeRated and rated is None and not isinstance(recommender, UnseenItemRankerModel):
         raise ValueError(
             f"{_NAME}: pass the interactions as rated= to leave rated items out, or excludeRated=False"
         )
+    new = None
+    if history is not None:
+        encoded, new = _known_and_new(recommender, encoded, history, user_col)
     ranker = _ranker(
         recommender, rated if excludeRated else None, user_col, item_col, user_vocab, item_vocab, excludeRated
     )
-    recs = ranker.recommendForUserSubset(encoded.select(F.col(uid).alias(user_idx)), n)
-    flat = recs.select(
-        column(user_idx).alias(uid), F.posexplode_outer("recommendations").alias("pos", "rec")
-    ).select(
-        uid, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(iid),
-        F.col("rec.rating").alias("score"),
-    )
-    flat = encoded.join(flat, uid).drop(uid)
-    if item_vocab is not None:
-        names = item_vocab.select(F.col("index").alias(iid), F.col("value").alias(item_col))
-        flat = flat.join(names, iid, "left")  # a user with nothing to give keeps its row
-    else:
-        flat = flat.withColumn(item_col, F.col(iid))
-    flat = flat.drop(iid)
-    result = flat.select(column(user_col), "rank", column(item_col), "score")
+    result = _flat(ranker.recommendForUserSubset(encoded.select(F.col(_UID).alias(user_idx)), n),
+                   encoded, user_idx, item_idx, user_col, item_col, item_vocab)
+    if new is not None and history is not None:
+        result = result.unionByName(_recommend_new(
+            recommender, indexer, new, history, n, historyRatingCol, foldIn or {}, excludeRated,
+            user_col, item_col, item_vocab,
+        ))
     if titles is not None:
         require_column(_NAME, "titles", item_col, titles)
         require_column(_NAME, "itemTitleCol", itemTitleCol, titles)
@@ -246,78 +179,75 @@ def recommend_for_users(
     return result.orderBy(column(user_col), "rank")
 
 
-def encode_ids(
-    spark: SparkSession, ids: Union[Sequence[Any], DataFrame], col: str, vocab: Optional[DataFrame],
-    index: str, name: str, what: str, param: str,
-) -> DataFrame:
-    """The requested ids (a list, or a one-column DataFrame) as a DataFrame of ``col`` (original
-    ids, distinct) and ``index`` (the model's integer id), through ``vocab`` when the ids are
-    encoded (an ``IdIndexerModel`` vocabulary: value, index).
+_UID, _IID = "__spark_recs_user_idx", "__spark_recs_item_idx"
 
-    Raises ``ValueError`` naming up to 10 ids the model does not know (one job looks for them),
-    an empty list or a DataFrame of several columns, and ``TypeError`` for ids of the wrong type;
-    the messages name ``name`` (the caller), ``what`` ('users', 'items') and ``param`` ('userCol').
-    """
-    wanted = _ids_frame(spark, ids, col, vocab, name, what, param)
-    if vocab is not None:
-        codes = vocab.select(F.col("value").alias(col), F.col("index").alias(index))
-        encoded = wanted.join(codes, col, "left")
+
+def _flat(recs: DataFrame, encoded: DataFrame, user_idx: str, item_idx: str, user_col: str, item_col: str,
+          item_vocab: Optional[DataFrame]) -> DataFrame:
+    """The engine's top-N arrays as rows (user, rank, item, score) in original ids; a user with
+    nothing to give keeps one row, with null rank, item and score. ``encoded`` maps the
+    original users (``user_col``) to the engine's (``_UID``)."""
+    flat = recs.select(
+        column(user_idx).alias(_UID), F.posexplode_outer("recommendations").alias("pos", "rec")
+    ).select(
+        _UID, (F.col("pos") + 1).alias("rank"), F.col("rec")[item_idx].alias(_IID),
+        F.col("rec.rating").alias("score"),
+    )
+    flat = encoded.select(column(user_col), _UID).join(flat, _UID).drop(_UID)
+    if item_vocab is not None:
+        names = item_vocab.select(F.col("index").alias(_IID), F.col("value").alias(item_col))
+        flat = flat.join(names, _IID, "left")  # a user with nothing to give keeps its row
     else:
-        encoded = wanted.withColumn(index, column(col))
-    unknown = [r[0] for r in encoded.where(F.col(index).isNull()).select(col).limit(10).collect()]
-    if unknown:
-        raise ValueError(f"{name}: {what} {unknown} are not known to the model ({param} '{col}')")
-    return encoded
+        flat = flat.withColumn(item_col, F.col(_IID))
+    return flat.select(column(user_col), "rank", column(item_col), "score")
 
 
-def _ids_frame(
-    spark: SparkSession, ids: Union[Sequence[Any], DataFrame], col: str, vocab: Optional[DataFrame],
-    name: str, what: str, param: str,
+def _known_and_new(
+    recommender: Any, encoded: DataFrame, history: DataFrame, user_col: str
+) -> Tuple[DataFrame, DataFrame]:
+    """The asked users the model has factors for (``encoded``'s rows), and the others (their
+    ``user_col``), each of whom must have rows in ``history``: one job looks for those who
+    have none (naming up to 10)."""
+    require_column(_NAME, "history", user_col, history)
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    has = inner.userFactors.select(F.col("id").alias(_UID), F.lit(True).alias("__has"))
+    marked = encoded.join(has, _UID, "left")
+    new = marked.where(F.col("__has").isNull()).select(user_col)
+    missing = [r[0] for r in new.join(history.select(user_col), user_col, "left_anti").limit(10).collect()]
+    if missing:
+        raise ValueError(
+            f"{_NAME}: users {missing} are not known to the model and have no rows in history "
+            f"(userCol '{user_col}')"
+        )
+    return marked.where(F.col("__has")).drop("__has"), new
+
+
+def _recommend_new(
+    recommender: Any, indexer: Any, new: DataFrame, history: DataFrame, n: int, rating: str,
+    fold_params: Dict[str, Any], exclude: bool, user_col: str, item_col: str, item_vocab: Optional[DataFrame],
 ) -> DataFrame:
-    """The requested ids as a one-column DataFrame named ``col``."""
-    if isinstance(ids, DataFrame):
-        if len(ids.columns) != 1:
-            raise ValueError(f"{name}: {what} must have one column, found {ids.columns}")
-        found = ids.schema.fields[0].dataType
-        if vocab is not None and not same_id_type(found, vocab.schema["value"].dataType):
-            raise TypeError(
-                f"{name}: {what} column '{ids.columns[0]}' has type {found.simpleString()}, but the "
-                f"model's {param} '{col}' ids are {vocab.schema['value'].dataType.simpleString()}"
-            )
-        return ids.select(F.col(ids.columns[0]).alias(col)).distinct()
-    listed: List[Any] = list(dict.fromkeys(ids))
-    if not listed:
-        raise ValueError(f"{name}: {what} is empty")
-    dtype = vocab.schema["value"].dataType if vocab is not None else None
-    if dtype is None:
-        return spark.createDataFrame([(u,) for u in listed], [col])
-    if isinstance(dtype, IntegralType):  # "2" for the integer id 2, as typed on a command line
-        listed = list(dict.fromkeys(
-            int(u) if isinstance(u, str) and _INTEGER.match(u) else u for u in listed
-        ))
-    elif isinstance(dtype, StringType):
-        listed = list(dict.fromkeys(str(u) if _fits(u, IntegralType()) else u for u in listed))
-    try:
-        return spark.createDataFrame([(u,) for u in listed], StructType([StructField(col, dtype, True)]))
-    except (PySparkTypeError, TypeError, ValueError):
-        wrong = [u for u in listed if not _fits(u, dtype)][:10]
-        raise TypeError(
-            f"{name}: {what} {wrong} do not fit the model's {param} '{col}' ids, which are "
-            f"{dtype.simpleString()}"
-        ) from None
-
-
-#: An integer as text: what a user id of an integer column looks like on a command line.
-_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
-
-
-def _fits(value: Any, dtype: Any) -> bool:
-    """Whether ``value`` can stand in a column of ``dtype`` (for the error message)."""
-    if isinstance(dtype, IntegralType):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(dtype, StringType):
-        return isinstance(value, str)
-    return True
+    """Top-N for users the model does not know: folded in from their ``history`` rows, ranked by
+    the engine with those items left out (unless ``exclude`` is False)."""
+    inner: Any = recommender.model if isinstance(recommender, UnseenItemRankerModel) else recommender
+    user_idx, item_idx = inner.getUserCol(), inner.getItemCol()
+    rows = history.join(new, user_col, "left_semi")
+    folded = fold_in_with(recommender, indexer, rows, ratingCol=rating, **fold_params)
+    numbering = IdIndexer(inputCol=user_col, outputCol=_UID).fit(new)
+    numbered = numbering.transform(new)
+    users = numbering.transform(folded).select(F.col(_UID).alias("id"), "features")
+    seen = rows.select(column(user_col), column(item_col))
+    seen = numbering.transform(seen if exclude else seen.limit(0))
+    if item_vocab is not None:
+        codes = item_vocab.select(F.col("value").alias(item_col), F.col("index").alias(_IID))
+        seen = seen.join(codes, item_col)
+    else:
+        seen = seen.withColumn(_IID, column(item_col))
+    seen = seen.select(F.col(_UID).alias(user_idx), F.col(_IID).alias(item_idx))
+    rank = int(inner.rank) if hasattr(inner, "rank") else len(inner.itemFactors.first()["features"])
+    factors = Factors(users, inner.itemFactors, rank, user_idx, item_idx)
+    engine = UnseenItemRankerModel.fromFitted(factors, seen)
+    recs = engine.recommendForUserSubset(numbered.select(F.col(_UID).alias(user_idx)), n)
+    return _flat(recs, numbered, user_idx, item_idx, user_col, item_col, item_vocab)
 
 
 def _ranker(

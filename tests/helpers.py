@@ -66,3 +66,20 @@ def factor_model(spark: Any, user_factors: Dict[int, Any], item_factors: Dict[in
         spark.createDataFrame([(i, [float(x) for x in v]) for i, v in item_factors.items()], schema),
         len(next(iter(item_factors.values()))),
     )
+
+
+def song_plays(spark: Any, users: int = 25, per_user: int = 5, songs: int = 13) -> Any:
+    """Play counts of string users and songs (user, song, plays), each pair once."""
+    return spark.createDataFrame(
+        [(f"u{u}", f"s{(u * 7 + k * 3) % songs}", float(1 + (u + k) % 4)) for u in range(users) for k in range(per_user)],
+        "user string, song string, plays double",
+    ).dropDuplicates(["user", "song"])
+
+
+def indexed_pipeline(plays: Any, recommender: Any) -> Any:
+    """Pipeline(IdIndexer of user and song into u and i, recommender) fitted on ``plays``."""
+    from pyspark.ml import Pipeline
+
+    from spark_recs import IdIndexer
+
+    return Pipeline(stages=[IdIndexer(inputCols=["user", "song"], outputCols=["u", "i"]), recommender]).fit(plays)

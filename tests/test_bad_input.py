@@ -43,6 +43,7 @@ from spark_recs import (
     load_movielens,
     load_movielens_100k,
     load_taste_profile,
+    fold_in,
     recommend_for_users,
     similar_items,
     similar_users,
@@ -145,6 +146,10 @@ class Ctx:
 @pytest.fixture(scope="module")
 def ctx(spark_session, tmp_path_factory):
     return Ctx(spark_session, tmp_path_factory.mktemp("bad-input"))
+
+
+#: fold_in's ALS params for the context's bare ALSModel (it does not remember them).
+FOLD = dict(regParam=0.1, alpha=1.0, implicitPrefs=True, nonnegative=False)
 
 
 def rows(df, *cols):
@@ -407,6 +412,18 @@ CASES = [
                  Works("a user's neighbours: every other user, itself left out", 1), id="similar-users-works"),
     pytest.param(lambda c: similar_users(PopularityRecommender().fit(c.df([(0, 1, 1.0)], "user int, item int, rating double"))),
                  Raises(ValueError, "similar_users", "PopularityModel", "user", "no similarity", quoted=False), id="similar-popularity"),
+    # -- fold_in --------------------------------------------------------------------------------
+    pytest.param(lambda c: fold_in(c.pipeline, c.df([("new", "a", 1.0)])),
+                 Raises(ValueError, "fold_in", "regParam", "ALSModel", "does not remember", quoted=False), id="fold-in-params-unknown"),
+    pytest.param(lambda c: fold_in(c.pipeline, c.df([("new", "a", 1.0), ("new", "zz", 1.0)]), **FOLD),
+                 Raises(ValueError, "fold_in", "itemCol", "item", r"1 row.*no factors for, e.g. \['zz'\]"), id="fold-in-unknown-item"),
+    pytest.param(lambda c: fold_in(c.pipeline, c.df([("new", "a", float("nan"))]), **FOLD),
+                 Raises(ValueError, "fold_in", "ratingCol", "rating", "1 null or NaN"), id="fold-in-nan-rating"),
+    pytest.param(lambda c: fold_in(c.pipeline, c.df([("new", "a", 1.0)]), **{**FOLD, "alpha": -1.0}),
+                 Raises(ValueError, "fold_in", "alpha", "alpha", "must be >= 0", quoted=False), id="fold-in-negative-alpha"),
+    pytest.param(lambda c: [r.user for r in fold_in(c.pipeline, c.df([("new", "a", 1.0), ("new", "zz", 1.0)]),
+                                                    unknownItems="skip", **FOLD).collect()],
+                 Works("unknownItems='skip' leaves the unknown item's row out, as asked", ["new"]), id="fold-in-skip"),
     # -- loaders and helpers --------------------------------------------------------------------
     pytest.param(lambda c: load_movielens(c.spark, os.path.dirname(c.file("ml-header/ratings.csv", "u1\ts1\t3\n"))),
                  Raises(ValueError, "load_movielens", "ratings.csv", "userId,movieId,rating,timestamp", "must start with the header"),

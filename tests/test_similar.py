@@ -11,7 +11,7 @@ from pyspark.ml.recommendation import ALS
 from spark_recs import IdIndexer, UnseenItemRankerModel, similar_items, similar_users
 from spark_recs.cli import main
 from tests import reference
-from tests.helpers import factor_model
+from tests.helpers import factor_model, indexed_pipeline, song_plays
 
 
 def gaussian(seed, count, rank=4):
@@ -94,15 +94,9 @@ def test_named_items_and_candidates(spark):
 
 
 def test_through_the_indexer_in_original_ids_with_titles(spark):
-    plays = spark.createDataFrame(
-        [(f"u{u}", f"s{(u * 7 + k * 3) % 17}", float(1 + (u + k) % 4)) for u in range(30) for k in range(6)],
-        "user string, song string, plays double",
-    ).dropDuplicates(["user", "song"])
-    pipeline = Pipeline(stages=[
-        IdIndexer(inputCols=["user", "song"], outputCols=["u", "i"]),
-        ALS(userCol="u", itemCol="i", ratingCol="plays", implicitPrefs=True, rank=3, maxIter=3, seed=1,
-            numUserBlocks=1, numItemBlocks=1),
-    ]).fit(plays)
+    plays = song_plays(spark, users=30, per_user=6, songs=17)
+    pipeline = indexed_pipeline(plays, ALS(userCol="u", itemCol="i", ratingCol="plays", implicitPrefs=True, rank=3,
+                                           maxIter=3, seed=1, numUserBlocks=1, numItemBlocks=1))
     als = pipeline.stages[1]
     vocab = {r["index"]: r["value"] for r in pipeline.stages[0].vocabularyOf("i")[1].collect()}
     code = {v: k for k, v in vocab.items()}
