@@ -148,9 +148,10 @@ def build(inp: Inputs) -> Dict[str, Case]:
     for name, metric in RANKING.items():
         cases[name] = Case(
             name,
-            f"RankingMetricsEvaluator({metric}, k={K}) vs RankingEvaluator on per-user arrays",
+            f"RankingMetricsEvaluator({metric}, k={K}, tieRule='itemId') vs RankingEvaluator on per-user arrays "
+            "(both break ties by item id, so the numbers agree)",
             {
-                "ours": (lambda m=metric: RankingMetricsEvaluator(metricName=m, k=K).evaluate(preds)),
+                "ours": (lambda m=metric: RankingMetricsEvaluator(metricName=m, k=K, tieRule="itemId").evaluate(preds)),
                 "naive": (lambda m=metric: spark_ranking_metric(preds, m, K)),
             },
             compare_values=True,

@@ -25,6 +25,7 @@ from spark_recs._workers import WorkerEnvironmentError
 from spark_recs.datasets import SYNTHETIC_SETTINGS
 from spark_recs.settings import DEFAULTS, Settings
 from spark_recs.similar import SIMILARITY_METRICS
+from spark_recs.top_n import COLD_START
 from spark_recs.weighting import WEIGHTING_METHODS
 from spark_recs.workflow import (
     EXPLICIT_METRICS,
@@ -35,6 +36,7 @@ from spark_recs.workflow import (
     LoadedData,
     WorkSizes,
     format_table,
+    history_as_fit,
     id_types,
     load_data,
     locate_tune_outputs,
@@ -433,9 +435,54 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         raise UsageError("no rated interactions found beside the model: pass --rated FILE or --keep-rated")
     titles = _titles(args, spark, found, item_col, item_type)
     users: Any = all_users(model) if args.all else _id_list(args.users, "--users", user_type, "user")
-    recs = recommend_for_users(model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated,
-                               titles=titles, itemTitleCol=args.title_col)
+    history, fold_params = None, None
+    if args.history:
+        history, fold_params = _history(args, spark, model, found, (user_col, item_col),
+                                        (user_type, item_type))
+    types = {user_col: user_type, item_col: item_type}
+    recs = recommend_for_users(
+        model, users, n=args.n, rated=rated, excludeRated=not args.keep_rated, titles=titles,
+        itemTitleCol=args.title_col, history=history, foldIn=fold_params, coldStart=args.cold_start,
+        candidates=_item_file(args, spark, "--candidates", [item_col], types),
+        exclude=_item_file(args, spark, "--exclude", [item_col], types, optional=[user_col]),
+    )
     return _write_or_print(recs, args)
+
+
+def _history(args: argparse.Namespace, spark: Any, model: Any, found: Any, cols: Tuple[str, str],
+             types: Tuple[Any, Any]) -> Tuple[Any, Dict[str, Any]]:
+    """--history read as tune reads --input (--loader and the column options), in the model's
+    column names and id types, on the scale the model was fit on (:py:func:`history_as_fit`)."""
+    from spark_recs.top_n import als_and_indexer
+
+    if args.loader == "synthetic":
+        raise UsageError("--history needs a file: --loader synthetic makes data, it reads none")
+    loaded = load_data(spark, args.history, loader=args.loader, userCol=args.user_col, itemCol=args.item_col,
+                       ratingCol=args.rating_col, sep=args.sep)
+    user, item, rating = loaded.columns
+    rows = loaded.interactions.select(
+        loaded.interactions[user].alias(cols[0]), loaded.interactions[item].alias(cols[1]),
+        loaded.interactions[rating].alias("rating"),
+    )
+    rows = _with_id_types(rows, "--history", {cols[0]: types[0], cols[1]: types[1]})
+    recommender, _ = als_and_indexer(model)
+    return history_as_fit(rows, found.metrics, recommender)
+
+
+def _item_file(args: argparse.Namespace, spark: Any, option: str, needed: List[str], types: Dict[str, Any],
+               optional: Sequence[str] = ()) -> Any:
+    """--candidates or --exclude: a Parquet or CSV file with the model's item column (and, for
+    --exclude, optionally its user column), ids cast to the model's types; None when not given."""
+    path = getattr(args, option.lstrip("-"))
+    if not path:
+        return None
+    table = _read_table(spark, option, path)
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise UsageError(f"{option} {path}: needs the model's column {', '.join(missing)}, "
+                         f"found {table.columns}")
+    cols = list(needed) + [c for c in optional if c in table.columns]
+    return _with_id_types(table.select(*cols), option, {c: types[c] for c in cols})
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -446,8 +493,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
     model, found, (_, item_type), (_, item_col) = _saved_model(args, spark)
     titles = _titles(args, spark, found, item_col, item_type)
     items = None if args.all else _id_list(args.items, "--items", item_type, "item")
+    types = {item_col: item_type}
     near = similar_items(model, items, n=args.n, metric=args.metric, titles=titles,
-                         itemTitleCol=args.title_col)
+                         itemTitleCol=args.title_col,
+                         candidates=_item_file(args, spark, "--candidates", [item_col], types),
+                         exclude=_item_file(args, spark, "--exclude", [item_col], types))
     return _write_or_print(near, args)
 
 
@@ -478,6 +528,18 @@ def _named_or_all_options(p: argparse.ArgumentParser, what: str, result: str, pe
     p.add_argument("--out", help=f"with --all: a directory to write every {what}'s {result} to, as Parquet "
                                  "(required with --all)")
     p.add_argument("--n", type=int, default=10, help=f"{per} per {what}" + _D)
+
+
+def _rule_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--candidates and --exclude: the business rules of recommend and similar."""
+    verb = "recommend" if what == "recommend" else what
+    p.add_argument("--candidates",
+                   help=f"the only items to {verb}: a Parquet or CSV file (with a header) with the model's "
+                        "item column (default: every item)")
+    per_user = " and, for per-user exclusions, its user column" if what == "recommend" else ""
+    p.add_argument("--exclude",
+                   help=f"items never to {verb}: a Parquet or CSV file with the model's item "
+                        f"column{per_user} (default: none)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -603,6 +665,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="interactions (a Parquet directory or a CSV file with a header) whose items to leave "
                         "out (default: the rated pairs tune saved beside the model)")
     p.add_argument("--keep-rated", action="store_true", help="do not leave rated items out (default: off)")
+    p.add_argument("--history",
+                   help="interactions of users the model does not know (users who arrived after the fit), "
+                        "read as tune reads --input (--loader, --user-col, --item-col, --rating-col, --sep): "
+                        "each such user of --users is folded in, its history items left out (default: none)")
+    p.add_argument("--loader", choices=[name for name in LOADERS if name != "synthetic"],
+                   help="how to read --history (default: parquet for .parquet/.pq, else csv)")
+    p.add_argument("--user-col", default="user", help="csv/parquet --history: the user column" + _D)
+    p.add_argument("--item-col", default="item", help="csv/parquet --history: the item column" + _D)
+    p.add_argument("--rating-col", default="rating",
+                   help="csv/parquet --history: the rating or play-count column" + _D)
+    p.add_argument("--sep", default=",", help="csv --history: the field separator, e.g. '\\t'" + _D)
+    p.add_argument("--cold-start", choices=COLD_START, default="error",
+                   help="users the model does not know, without --history rows: error, popular (the "
+                        "most popular unseen items, marked in a source column) or skip" + _D)
+    _rule_options(p, "recommend")
     p.set_defaults(run=cmd_recommend)
 
     p = sub.add_parser("similar", parents=[session, titled], help="the items most similar to named items",
@@ -612,6 +689,7 @@ def _parser() -> argparse.ArgumentParser:
     _named_or_all_options(p, "item", "neighbours", "neighbours")
     p.add_argument("--metric", choices=SIMILARITY_METRICS, default="cosine",
                    help="cosine of the item factors, or their dot product" + _D)
+    _rule_options(p, "give as neighbours")
     p.set_defaults(run=cmd_similar)
     return parser
 

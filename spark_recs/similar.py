@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from spark_recs._recommenders import als_and_indexer, encode_ids, original_ids
 from spark_recs._validation import column, require_choice, require_column, require_param
+from spark_recs.business_rules import item_rules
 from spark_recs.popularity import PopularityModel
 from spark_recs.ranking import Factors, UnseenItemRankerModel
 
@@ -29,6 +30,7 @@ def similar_items(
     *,
     metric: str = "cosine",
     candidates: Optional[DataFrame] = None,
+    exclude: Optional[DataFrame] = None,
     titles: Optional[DataFrame] = None,
     itemTitleCol: str = "title",
 ) -> DataFrame:
@@ -55,7 +57,11 @@ def similar_items(
     candidates : :py:class:`pyspark.sql.DataFrame`, optional
         Restrict the neighbours to these items (a column named like the item column, original
         ids): items on sale, in stock, in one category. The queried items need not be among
-        them.
+        them; every candidate must have factors.
+    exclude : :py:class:`pyspark.sql.DataFrame`, optional
+        Items never to give as neighbours (the item column, original ids), left out inside the
+        engine, so ``n`` remain whenever the catalogue allows; items the model does not know
+        need no leaving out.
     titles : :py:class:`pyspark.sql.DataFrame`, optional
         Item ids (the item column's name) and ``itemTitleCol``: adds the neighbour's title.
     itemTitleCol : str, default 'title'
@@ -74,10 +80,10 @@ def similar_items(
     Raises
     ------
     ValueError
-        ``n`` < 1; a ``metric`` not in :py:data:`SIMILARITY_METRICS`; items or candidates the
-        model does not know (naming up to 10, and the column); an empty ``items`` list; a
+        ``n`` < 1; a ``metric`` not in :py:data:`SIMILARITY_METRICS`; items the model does not
+        know, or candidates without factors (naming up to 10, and the column); an empty ``items`` list; a
         ``PopularityModel`` (it has one constant factor: no similarity); a pipeline without
-        exactly one recommender; missing columns in ``candidates`` or ``titles``.
+        exactly one recommender; missing columns in ``candidates``, ``exclude`` or ``titles``.
     TypeError
         Items whose type differs from the model's item ids.
     FileNotFoundError
@@ -117,7 +123,8 @@ def similar_items(
     >>> [(r.rank, r.similar_item != "a") for r in near.collect()]
     [(1, True), (2, True)]
     """
-    return _similar(model, "items", items, n, metric, candidates, titles, itemTitleCol, "similar_items")
+    return _similar(model, "items", items, n, metric, candidates, exclude, titles, itemTitleCol,
+                    "similar_items")
 
 
 def similar_users(
@@ -127,6 +134,7 @@ def similar_users(
     *,
     metric: str = "cosine",
     candidates: Optional[DataFrame] = None,
+    exclude: Optional[DataFrame] = None,
 ) -> DataFrame:
     """The ``n`` users most similar to each given user (or to every user), by the model's user
     factors, the user itself left out: :py:func:`similar_items` on the other side.
@@ -143,6 +151,8 @@ def similar_users(
         As :py:func:`similar_items`.
     candidates : :py:class:`pyspark.sql.DataFrame`, optional
         Restrict the neighbours to these users (a column named like the user column).
+    exclude : :py:class:`pyspark.sql.DataFrame`, optional
+        Users never to give as neighbours (the user column).
 
     Returns
     -------
@@ -160,7 +170,7 @@ def similar_users(
     Jobs and memory as :py:func:`similar_items`, with the users' vectors as the broadcast
     catalogue (users x rank x 4 bytes).
     """
-    return _similar(model, "users", users, n, metric, candidates, None, "title", "similar_users")
+    return _similar(model, "users", users, n, metric, candidates, exclude, None, "title", "similar_users")
 
 
 def _unit(features: Column) -> Column:
@@ -173,7 +183,7 @@ def _unit(features: Column) -> Column:
 
 def _similar(
     model: Any, side: str, ids: Any, n: int, metric: str, candidates: Optional[DataFrame],
-    titles: Optional[DataFrame], title_col: str, name: str,
+    exclude: Optional[DataFrame], titles: Optional[DataFrame], title_col: str, name: str,
 ) -> DataFrame:
     recommender, indexer = als_and_indexer(model, name)
     if isinstance(recommender, PopularityModel):
@@ -200,13 +210,8 @@ def _similar(
         )
     else:
         queries = encode_ids(spark, ids, col, vocab, _Q, name, side, param)
-    catalogue = vectors
-    if candidates is not None:
-        require_column(name, "candidates", col, candidates)
-        allowed = encode_ids(
-            spark, candidates.select(column(col)), col, vocab, "id", name, "candidates", param
-        )
-        catalogue = vectors.join(allowed.select("id").distinct(), "id", "left_semi")
+    rules = item_rules(name, candidates, exclude, None, col, vocab, factors, param)
+    catalogue = rules.catalogue(vectors)
     rank = int(inner.rank) if hasattr(inner, "rank") else len(factors.first()["features"])
     # each query has itself as its one seen item: left out as a user's seen items are
     itself = queries.select(_Q, F.col(_Q).alias(_S))

@@ -61,6 +61,7 @@ from spark_recs.weighting import ConfidenceWeighter
 from spark_recs.zeros import ZeroFiller
 
 __all__ = [
+    "history_as_fit",
     "BaselineVerdict",
     "EXPLICIT_METRICS",
     "FEEDBACKS",
@@ -294,7 +295,8 @@ def load_data(
     Returns
     -------
     LoadedData
-        ``interactions`` with the loader's columns ('movielens', 'movielens-100k': userId,
+        ``interactions`` with the loader's columns ('movielens', 'movielens-100k' (a
+        directory in ml-100k's layout, or one ``u.data``-style file, without titles): userId,
         movieId, rating; 'taste-profile': user, song, plays; 'csv' and 'parquet': userCol,
         itemCol, ratingCol; 'synthetic': user, item, rating),
         ``items`` (synthetic and MovieLens titles, else None) and ``columns``, the (user, item,
@@ -331,6 +333,9 @@ def load_data(
     if loader == "movielens":
         ratings, movies = datasets.load_movielens(spark, path)
         return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
+    if loader == "movielens-100k" and os.path.isfile(path):  # one u.data-style file: no titles
+        ratings = datasets.load_movielens_100k_ratings(spark, path)
+        return LoadedData(ratings, None, ("userId", "movieId", "rating"))
     if loader == "movielens-100k":
         ratings, movies = datasets.load_movielens_100k(spark, path)
         return LoadedData(ratings, movies, ("userId", "movieId", "rating"))
@@ -1280,6 +1285,82 @@ def locate_tune_outputs(directory: str) -> TuneOutputs:
         found("model", True) or directory, found("rated", True), found("items", True),
         found("metrics.json", False), found("grid.csv", False), found("grid.png", False),
     )
+
+
+def history_as_fit(
+    history: DataFrame, metrics_path: Optional[str], recommender: Any, rating: str = "rating"
+) -> Tuple[DataFrame, Dict[str, Any]]:
+    """The interactions of users who arrived after a :py:func:`tune` run, on the scale its model
+    was fit on, and the fit's params for :py:func:`~spark_recs.fold_in` where the model does not
+    remember them: what ``spark-recs recommend --history`` folds in.
+
+    Parameters
+    ----------
+    history : :py:class:`pyspark.sql.DataFrame`
+        The rows, with the ``rating`` column as :py:func:`load_data` reads it (stars or counts).
+    metrics_path : str or None
+        The run's ``metrics.json`` (:py:func:`locate_tune_outputs`), or None.
+    recommender : ALSModel or UnseenItemRankerModel
+        The saved pipeline's recommender.
+    rating : str, default 'rating'
+
+    Returns
+    -------
+    (DataFrame, dict)
+        ``history`` with ``rating`` as the fit read it: explicit as it is; implicit through the
+        run's :py:class:`~spark_recs.ConfidenceWeighter` ('none' or 'log', per row); binary 1.0
+        where the rating is above the run's threshold, else 0.0. And the keywords of
+        ``fold_in`` for a bare ``ALSModel`` (the best point's ``regParam`` and ``alpha``, the
+        feedback's ``implicitPrefs``, ``nonnegative`` False as tune fits), empty for an
+        ``UnseenItemRankerModel``, which remembers them.
+
+    Raises
+    ------
+    ValueError
+        No ``metrics.json`` for a model that needs it, or a run weighted by 'bm25', whose
+        weights need the training data's item statistics (fold in through the Python API with
+        the same fitted weights).
+
+    Notes
+    -----
+    Runs no Spark job (one local file read).
+    """
+    if metrics_path is None:
+        if isinstance(recommender, UnseenItemRankerModel):
+            return history, {}
+        raise ValueError(
+            "history_as_fit: the model has no metrics.json beside it, which holds the fit's regParam and "
+            "feedback that fold-in needs"
+        )
+    with open(metrics_path) as fh:
+        metrics = json.load(fh)
+    feedback = metrics.get("feedback", "explicit")
+    settings = metrics.get("settings", {})
+    if feedback == "binary":
+        threshold = float(settings.get("threshold", 0.0))
+        history = history.withColumn(rating, F.when(column(rating) > threshold, 1.0).otherwise(0.0))
+    elif feedback == "implicit":
+        weighting = settings.get("weighting", "none")
+        if weighting == "bm25":
+            raise ValueError(
+                "history_as_fit: the model was fit on bm25 weights, which need the training data's item "
+                "statistics; fold in through the Python API (fold_in) with the weights computed as in the fit"
+            )
+        if weighting != "none":
+            weighter = ConfidenceWeighter(method=weighting, inputCol=rating, outputCol=_WEIGHT)
+            history = weighter.transform(history).withColumn(rating, F.col(_WEIGHT)).drop(_WEIGHT)
+    if isinstance(recommender, UnseenItemRankerModel):
+        return history, {}
+    best = metrics.get("best", {})
+    return history, {
+        "regParam": float(best.get("regParam", settings.get("regParams", [0.1])[0])),
+        "alpha": float(best.get("alpha", 1.0)),
+        "implicitPrefs": feedback != "explicit",
+        "nonnegative": False,
+    }
+
+
+_WEIGHT = "__spark_recs_weight"
 
 
 def plot_grid(out: str, result: TuneResult) -> Optional[str]:

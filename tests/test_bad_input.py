@@ -405,7 +405,7 @@ CASES = [
     pytest.param(lambda c: similar_items(c.pipeline, ["a"], candidates=c.df([("b", "x", 1.0)]).drop("item")),
                  Raises(ValueError, "similar_items", "candidates", "item", "not in"), id="similar-candidates-missing-column"),
     pytest.param(lambda c: similar_items(c.pipeline, ["a"], candidates=c.df([("u", "b", 1.0), ("u", "q", 1.0)]).select("item")),
-                 Raises(ValueError, "similar_items", "itemCol", "item", r"candidates \['q'\] are not known"), id="similar-unknown-candidate"),
+                 Raises(ValueError, "similar_items", "itemCol", "item", r"candidates \['q'\] are not in the catalogue"), id="similar-unknown-candidate"),
     pytest.param(lambda c: similar_items(c.pipeline, c.df([(1,)], "item bigint")),
                  Raises(TypeError, "similar_items", "itemCol", "item", "has type bigint, but .* ids are string"), id="similar-items-wrong-type"),
     pytest.param(lambda c: similar_users(c.pipeline, ["jane"], n=1, metric="dot").count(),

@@ -23,7 +23,7 @@ from spark_recs.cli import main
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 
 #: The options whose values are paths: each names a file of the temporary directory.
-PATH_OPTIONS = ("--input", "--out", "--model", "--titles", "--rated")
+PATH_OPTIONS = ("--input", "--out", "--model", "--titles", "--rated", "--history")
 
 #: What the fits cost: appended to tune and compare (later values win).
 FEW_FITS = ["--max-iter", "2", "--ranks", "2", "--reg-params", "0.1", "--alphas", "1", "--folds", "2"]
@@ -102,6 +102,9 @@ def write_files(root):
         for i in items:
             fh.write(f"{i}|Café {i} (1996)|01-Jan-1996||http://us.imdb.com/M/title-exact?{i}{'|0' * 19}\n"
                      .encode("latin-1"))
+    with open(os.path.join(root, "new-users.data"), "w") as fh:  # a user who arrived after the fit
+        for i in (1, 3, 5, 7):
+            fh.write(f"944\t{i}\t{rng.randint(1, 5)}\t{891250949 + i}\n")
     with open(os.path.join(root, "user_artists.dat"), "w", encoding="utf-8") as fh:
         fh.write("userID\tartistID\tweight\n")
         for u, i in pairs:  # HetRec's user ids start at 2; play counts up to thousands
@@ -172,6 +175,12 @@ def test_every_readme_command_runs_as_written(files, capsys):
     assert table[0].split() == ["movieId", "rank", "similar_movieId", "similarity", "title"]
     assert len(table) == 1 + 2 * 5 and all("Café " in line for line in table[1:])
     assert all(line.split()[0] != line.split()[2] for line in table[1:])
+    # a user who arrived after the fit, folded in from a u.data-style file: its items left out
+    table = printed("recommend --model tuned-100k/ --users 944,1 --history").strip().splitlines()
+    assert table[0].split()[:4] == ["userId", "rank", "movieId", "score"] and table[0].split()[-1] == "source"
+    rows = [line.split() for line in table[1:]]
+    assert len(rows) == 2 * 5 and {(r[0], r[-1]) for r in rows} == {("944", "fold-in"), ("1", "model")}
+    assert not {r[2] for r in rows if r[0] == "944"} & {"1", "3", "5", "7"}
     # Last.fm-like: titles from artists.dat (tab-separated text), the file's own column names
     table = printed("recommend --model tuned-lastfm/").strip().splitlines()
     assert table[0].split() == ["userID", "rank", "artistID", "score", "name"]

@@ -5,7 +5,7 @@ from spark_recs.datasets._reading import PathLike as PathLike
 from spark_recs.datasets.download import KNOWN_SHA256 as KNOWN_SHA256
 from spark_recs.datasets.download import download_movielens
 from spark_recs.datasets.files import load_interactions, load_taste_profile
-from spark_recs.datasets.movielens import load_movielens, load_movielens_100k
+from spark_recs.datasets.movielens import load_movielens, load_movielens_100k, load_movielens_100k_ratings
 from spark_recs.datasets.synthetic import SYNTHETIC_SETTINGS, synthetic_ratings
 from spark_recs.interactions import interaction_stats, wide_to_long
 
@@ -16,6 +16,7 @@ __all__ = [
     "load_interactions",
     "load_movielens",
     "load_movielens_100k",
+    "load_movielens_100k_ratings",
     "load_taste_profile",
     "synthetic_ratings",
     "wide_to_long",

@@ -178,3 +178,36 @@ def load_movielens_100k(spark: SparkSession, path: PathLike) -> Tuple[DataFrame,
         quoted=False, required=["movieId", "title"],
     )
     return ratings, items.select("movieId", "title")
+
+
+def load_movielens_100k_ratings(spark: SparkSession, path: PathLike) -> DataFrame:
+    """Read one file in MovieLens 100K's ``u.data`` layout (``u.data`` itself, ``u1.base``, or
+    the interactions of users who arrived later, written the same way), without titles.
+
+    Parameters
+    ----------
+    spark : :py:class:`pyspark.sql.SparkSession`
+    path : str or path
+        The file: no header, user id, item id, rating, timestamp separated by tabs.
+
+    Returns
+    -------
+    :py:class:`pyspark.sql.DataFrame`
+        ``userId`` int, ``movieId`` int, ``rating`` float, ``timestamp`` long, as
+        :py:func:`load_movielens_100k` gives them.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is missing.
+    ValueError
+        When a line is not 4 tab-separated numbers.
+
+    Notes
+    -----
+    One aggregation job checks the file before it is returned.
+    """
+    func = "load_movielens_100k_ratings"
+    path = path_text(path, func)
+    return read_checked_csv(spark, func, os.path.basename(path.rstrip("/")), path, _ML_RATINGS, sep="\t",
+                            quoted=False)
