@@ -72,6 +72,12 @@ def als_and_indexer(
     return als[0], (indexers[0] if indexers else None)
 
 
+def factor_rank(inner: Any) -> int:
+    """The rank of a factor model: its ``rank``, or the length of its first item vector (one
+    small job) for a model that has none."""
+    return int(inner.rank) if hasattr(inner, "rank") else len(inner.itemFactors.first()["features"])
+
+
 def original_ids(
     recommender: Any, indexer: Optional[IdIndexerModel]
 ) -> Tuple[Tuple[str, Optional[DataFrame]], Tuple[str, Optional[DataFrame]]]:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from spark_recs import _validation as V
 from spark_recs import _workers as W
-from spark_recs._recommenders import als_and_indexer, original_ids
+from spark_recs._recommenders import als_and_indexer, factor_rank, original_ids
 from spark_recs.popularity import PopularityModel
 from spark_recs.ranking import UnseenItemRankerModel
 
@@ -140,7 +140,7 @@ def fold_in_with(
     _check_rows(rows, user_col, item_col, ratingCol, rating_type, unknownItems)
     if unknownItems == "skip":
         rows = rows.where(F.col("features").isNotNull())
-    rank = int(inner.rank) if hasattr(inner, "rank") else len(inner.itemFactors.first()["features"])
+    rank = factor_rank(inner)
     gram = _gram(inner.itemFactors, rank) if params["implicitPrefs"] else np.zeros((rank, rank))
     per_user = rows.groupBy(V.column(user_col)).agg(
         F.collect_list("features").alias("Y"), F.collect_list("r").alias("r")

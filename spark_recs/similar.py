@@ -9,7 +9,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_recs._recommenders import als_and_indexer, encode_ids, original_ids
+from spark_recs._recommenders import als_and_indexer, encode_ids, factor_rank, original_ids
 from spark_recs._validation import column, require_choice, require_column, require_param
 from spark_recs.business_rules import item_rules
 from spark_recs.popularity import PopularityModel
@@ -212,7 +212,7 @@ def _similar(
         queries = encode_ids(spark, ids, col, vocab, _Q, name, side, param)
     rules = item_rules(name, candidates, exclude, None, col, vocab, factors, param)
     catalogue = rules.catalogue(vectors)
-    rank = int(inner.rank) if hasattr(inner, "rank") else len(factors.first()["features"])
+    rank = factor_rank(inner)
     # each query has itself as its one seen item: left out as a user's seen items are
     itself = queries.select(_Q, F.col(_Q).alias(_S))
     engine = UnseenItemRankerModel.fromFitted(Factors(vectors, catalogue, rank, _Q, _S), itself)

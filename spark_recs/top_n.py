@@ -11,7 +11,7 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_recs._recommenders import RECOMMENDERS, als_and_indexer, encode_ids, original_ids
+from spark_recs._recommenders import RECOMMENDERS, als_and_indexer, encode_ids, factor_rank, original_ids
 from spark_recs._validation import column, require_choice, require_column, require_param
 from spark_recs.business_rules import ITEM, ItemRules, item_rules
 from spark_recs.fold_in import fold_in_with
@@ -296,7 +296,7 @@ def _recommend_new(
     else:
         seen = seen.withColumn(_IID, column(item_col))
     seen = seen.select(column(user_col), _IID)
-    return _top_for(inner, new, folded, _rank_of(inner), inner.itemFactors, seen, n, user_col, item_col,
+    return _top_for(inner, new, folded, factor_rank(inner), inner.itemFactors, seen, n, user_col, item_col,
                     item_vocab, rules)
 
 
@@ -350,10 +350,6 @@ def _top_for(
     return _flat(recs, numbered, user_idx, item_idx, user_col, item_col, item_vocab)
 
 
-def _rank_of(inner: Any) -> int:
-    return int(inner.rank) if hasattr(inner, "rank") else len(inner.itemFactors.first()["features"])
-
-
 def _seen_pairs(ranker: UnseenItemRankerModel, user_idx: str, item_idx: str) -> DataFrame:
     """The ranker's seen items as (user_idx, item_idx) pairs."""
     return ranker.seenItems.select(F.col("user").alias(user_idx), F.explode("items").alias(item_idx))
@@ -404,7 +400,7 @@ def _ranker(
     factors: Any = inner
     if rules.restricts_catalogue:
         catalogue = rules.catalogue(inner.itemFactors)
-        factors = Factors(inner.userFactors, catalogue, _rank_of(inner), user_idx, item_idx)
+        factors = Factors(inner.userFactors, catalogue, factor_rank(inner), user_idx, item_idx)
     return UnseenItemRankerModel.fromFitted(factors, pairs)
 
 
